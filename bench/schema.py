@@ -1,0 +1,194 @@
+"""The results contract between the driver and the analysis (DESIGN.md section 6).
+
+The driver writes `run.json` and `results.jsonl` in this shape; the analysis reads
+nothing else. Both sides import this module (it imports neither), so a field renamed
+here is renamed for both. `validate_row` / `validate_run` return a list of problems
+(empty = valid) rather than raising, so a test can show every problem at once.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+class Stack(StrEnum):
+    DJANGO_WSGI = "django-wsgi"
+    DJANGO_ASGI = "django-asgi"
+    FASTAPI = "fastapi"
+
+
+class Endpoint(StrEnum):
+    PING = "ping"
+    SYNC = "sync"
+    ASYNC = "async"
+    SYNC_IO = "sync-io"
+    ASYNC_IO = "async-io"
+
+
+class Tool(StrEnum):
+    WRK = "wrk"
+    AB = "ab"
+
+
+class Flag(StrEnum):
+    """Why a row needs a second look. A flagged level is a finding about the set-up
+    (client_bound, db_bound, db_*) or about the measurement (failed, invalid, errors),
+    never a figure about the stack to take at face value."""
+
+    FAILED = "failed"  # the level did not produce a measurement (server died, DB gone, tool crashed)
+    INVALID = "invalid"  # the tool ran but its figure cannot be trusted (e.g. ab length failures)
+    ERRORS = "errors"  # some requests failed (non-2xx, socket errors, timeouts)
+    CLIENT_BOUND = "client_bound"  # load generator used > 80 % of its CPUs
+    DB_BOUND = "db_bound"  # MariaDB used > 80 % of DB_CPUS
+    DB_OPEN_TRANSACTIONS = "db_open_transactions"  # transactions still open after the level
+    DB_HISTORY_GROWTH = "db_history_growth"  # InnoDB history list grew over the level
+
+
+# Paths of the endpoints, identical on every stack (DESIGN.md section 2).
+ENDPOINT_PATHS: dict[Endpoint, tuple[str, str]] = {
+    Endpoint.PING: ("GET", "/ping/"),
+    Endpoint.SYNC: ("GET", "/sync/"),
+    Endpoint.ASYNC: ("GET", "/async/"),
+    Endpoint.SYNC_IO: ("POST", "/sync/io/"),
+    Endpoint.ASYNC_IO: ("POST", "/async/io/"),
+}
+
+LATENCY_KEYS = ("mean", "stdev", "p50", "p75", "p90", "p99", "p99_9", "max")
+ERROR_KEYS = ("connect", "read", "write", "timeout", "non_2xx", "length", "exceptions", "incomplete")
+
+# results.jsonl: one row per stack x endpoint x tool x concurrency x repeat.
+# Every key is always present; a value that could not be measured is null, never 0.
+ROW_FIELDS: dict[str, Any] = {
+    "schema_version": int,
+    "run_id": str,
+    "stack": str,  # a Stack value, or the label read from /info/ for --url runs
+    "endpoint": str,  # an Endpoint value
+    "tool": str,  # a Tool value
+    "concurrency": int,
+    "repeat": int,  # 1-based
+    "duration_s": (int, float),  # requested duration
+    "started_at": str,  # ISO 8601 UTC
+    "ended_at": str,
+    "status": str,  # "ok" | "failed"
+    "failure": (str, type(None)),  # why a failed level failed (exit status, log tail)
+    "valid": bool,  # false for failed levels and for runs the tool's own report disowns
+    "invalid_reason": (str, type(None)),
+    "rps": (int, float, type(None)),  # successful-or-not requests / measured seconds, as the tool reports
+    "requests": (int, type(None)),
+    "elapsed_s": (int, float, type(None)),  # measured duration
+    "bytes": (int, type(None)),
+    "latency_ms": dict,  # LATENCY_KEYS -> float | None
+    "errors": dict,  # ERROR_KEYS -> int | None (None: the tool does not report that kind)
+    "error_count": (int, type(None)),
+    "error_rate": (int, float, type(None)),  # error_count / requests
+    "server": dict,  # see SERVER_KEYS
+    "db": dict,  # see DB_KEYS
+    "client": dict,  # see CLIENT_KEYS
+    "flags": list,  # Flag values
+    "raw": (str, type(None)),  # path of the raw tool output, relative to the run dir
+}
+
+# cpu_pct: percent of ONE CPU (100 = one full core busy).
+# cpu_share: fraction (0..1) of what that party was allowed: the server's quota,
+# DB_CPUS for MariaDB, CLIENT_CPUS for the client.
+SERVER_KEYS = (
+    "cpu_pct",
+    "cpu_share",
+    "cpu_ms_per_req",
+    "throttled_periods",
+    "throttled_ms",
+    "peak_memory_bytes",
+)
+DB_KEYS = (
+    "cpu_pct",
+    "cpu_share",
+    "cpu_ms_per_req",
+    "threads_connected_peak",
+    "new_connections",
+    "history_before",
+    "history_after",
+    "open_trx_before",
+    "open_trx_after",
+)
+CLIENT_KEYS = ("cpu_pct", "cpu_share", "cpus")
+
+RUN_STATUSES = ("running", "complete", "interrupted", "failed")
+STACK_STATUSES = ("pending", "measured", "skipped", "failed")
+
+# run.json: written at start, rewritten as stacks finish, finalised at exit.
+RUN_FIELDS: dict[str, Any] = {
+    "schema_version": int,
+    "run_id": str,
+    "started_at": str,
+    "ended_at": (str, type(None)),
+    "status": str,  # RUN_STATUSES
+    "tools": list,  # Tool values, in the order they run per stack
+    "endpoints": list,
+    "profile": dict,  # name, concurrency, duration_s, repeats, primer_s, warmup_s
+    "stack_order": list,  # the shuffled order actually used
+    "shuffle_seed": int,
+    "metadata": dict,  # host, cpu_model, cpu_count, kernel, os, python, packages, tools,
+    # git_sha, placement {server_cpus, server_cpu_quota, server_memory_bytes,
+    # client_cpus, db_cpus}, limiter, database {version, max_connections, ...},
+    # settings (secrets redacted)
+    "stacks": dict,  # stack id -> {status, reason, server_command, verification, restarts}
+}
+
+
+def _check_fields(obj: dict, fields: dict[str, Any], where: str) -> list[str]:
+    problems = []
+    for key, kind in fields.items():
+        if key not in obj:
+            problems.append(f"{where}: missing {key!r}")
+        elif not isinstance(obj[key], kind) or (kind is int and isinstance(obj[key], bool)):
+            problems.append(f"{where}: {key!r} is {type(obj[key]).__name__}, expected {kind}")
+    return problems
+
+
+def validate_row(row: dict) -> list[str]:
+    """Problems with one results.jsonl row; empty when it follows the contract."""
+    problems = _check_fields(row, ROW_FIELDS, "row")
+    if problems:
+        return problems
+    if row["schema_version"] != SCHEMA_VERSION:
+        problems.append(f"row: schema_version {row['schema_version']} != {SCHEMA_VERSION}")
+    if row["endpoint"] not in {e.value for e in Endpoint}:
+        problems.append(f"row: unknown endpoint {row['endpoint']!r}")
+    if row["tool"] not in {t.value for t in Tool}:
+        problems.append(f"row: unknown tool {row['tool']!r}")
+    if row["status"] not in ("ok", "failed"):
+        problems.append(f"row: status {row['status']!r} not ok/failed")
+    for part, keys in (("latency_ms", LATENCY_KEYS), ("errors", ERROR_KEYS),
+                       ("server", SERVER_KEYS), ("db", DB_KEYS), ("client", CLIENT_KEYS)):
+        missing = [k for k in keys if k not in row[part]]
+        if missing:
+            problems.append(f"row: {part} lacks {missing}")
+    unknown_flags = [f for f in row["flags"] if f not in {f.value for f in Flag}]
+    if unknown_flags:
+        problems.append(f"row: unknown flags {unknown_flags}")
+    if row["status"] == "failed":
+        if row["valid"] or row["rps"] is not None or not row["failure"]:
+            problems.append("row: a failed level must be valid=false, rps=null, with a failure reason")
+        if Flag.FAILED not in row["flags"]:
+            problems.append("row: a failed level must carry the 'failed' flag")
+    elif not row["valid"] and not row["invalid_reason"]:
+        problems.append("row: an invalid row must say why (invalid_reason)")
+    return problems
+
+
+def validate_run(run: dict) -> list[str]:
+    """Problems with a run.json; empty when it follows the contract."""
+    problems = _check_fields(run, RUN_FIELDS, "run")
+    if problems:
+        return problems
+    if run["status"] not in RUN_STATUSES:
+        problems.append(f"run: status {run['status']!r} not in {RUN_STATUSES}")
+    for stack, info in run["stacks"].items():
+        if info.get("status") not in STACK_STATUSES:
+            problems.append(f"run: stack {stack} status {info.get('status')!r} not in {STACK_STATUSES}")
+        if info.get("status") in ("skipped", "failed") and not info.get("reason"):
+            problems.append(f"run: stack {stack} is {info['status']} without a reason")
+    return problems

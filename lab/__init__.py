@@ -1,0 +1,1 @@
+"""Lab tooling shared by the scripts and the bench driver: settings, database, limits, serving."""

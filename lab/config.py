@@ -1,0 +1,279 @@
+"""The one reader of settings.env (django-environ), shared by Django, FastAPI and the tools.
+
+Every value is validated here, once, so a bad value stops everything with one line that
+names the key, the value and what is allowed (exit code 2) before any process starts.
+The environment overrides settings.env, key by key.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import environ
+
+ROOT = Path(__file__).resolve().parents[1]
+SETTINGS_FILE = ROOT / "settings.env"
+VAR_DIR = ROOT / "var"
+USAGE_ERROR = 2
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off", ""}
+_SIZE_SUFFIXES = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
+
+
+class ConfigError(ValueError):
+    """A bad settings value; str() is the one-line message shown to the user."""
+
+    def __init__(self, key: str, value: str, allowed: str):
+        super().__init__(f"settings: {key}={value!r} is not allowed: {allowed}")
+
+
+@dataclass(frozen=True)
+class Database:
+    host: str
+    port: int
+    name: str
+    user: str
+    password: str
+    private: bool  # True: the lab's own MariaDB under var/mysql
+
+    def redacted(self) -> dict:
+        return {**asdict(self), "password": "***"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    use_asgi: bool
+    debug: bool
+    secret_key: str = field(repr=False)
+    database: Database
+    db_max_connections: int
+    server_host: str
+    server_port: int
+    django_wsgi_workers: int
+    django_wsgi_blocking_threads: int
+    django_asgi_workers: int
+    fastapi_workers: int
+    runtime_threads: int
+    loop: str
+    http: str
+    backpressure: int
+    max_concurrency: int
+    conn_max_age_wsgi: int
+    conn_max_age_asgi: int
+    fastapi_pool_size: int
+    fastapi_sync_threads: int
+    io_dir: Path
+    server_cpus: tuple[int, ...]
+    server_cpu_quota: float
+    server_memory: int
+    client_cpus: tuple[int, ...]
+    db_cpus: tuple[int, ...]
+
+    def record(self) -> dict:
+        """Everything, secrets redacted: what a run records about its configuration."""
+        data = {k: v for k, v in asdict(self).items() if k != "secret_key"}
+        data["database"] = self.database.redacted()
+        data["io_dir"] = str(self.io_dir)
+        return data
+
+
+def available_cpus() -> set[int]:
+    """The machine's online CPUs. Not this process's affinity: a server pinned by taskset
+    still validates CLIENT_CPUS and DB_CPUS against the whole machine."""
+    try:
+        return set(parse_cpu_ranges(Path("/sys/devices/system/cpu/online").read_text()))
+    except (OSError, ValueError):
+        return set(range(os.cpu_count() or 1))
+
+
+def parse_cpu_ranges(text: str) -> list[int]:
+    """'0-2,4' -> [0, 1, 2, 4]; ValueError when malformed."""
+    cpus: set[int] = set()
+    for part in text.strip().split(","):
+        low, _, high = part.strip().partition("-")
+        first, last = int(low), int(high or low)
+        if first > last or first < 0:
+            raise ValueError(text)
+        cpus.update(range(first, last + 1))
+    return sorted(cpus)
+
+
+def parse_cpu_list(key: str, raw: str) -> tuple[int, ...]:
+    allowed_cpus = sorted(available_cpus())
+    allowed = f"a CPU list like 1, 0,2 or 0-1 using this machine's CPUs {format_cpus(allowed_cpus)}"
+    try:
+        cpus = set(parse_cpu_ranges(raw))
+    except ValueError:
+        raise ConfigError(key, raw, allowed) from None
+    if not cpus or not cpus <= set(allowed_cpus):
+        raise ConfigError(key, raw, allowed)
+    return tuple(sorted(cpus))
+
+
+def format_cpus(cpus) -> str:
+    return ",".join(str(c) for c in sorted(cpus))
+
+
+def parse_size(key: str, raw: str) -> int:
+    text = raw.strip().upper().removesuffix("B").removesuffix("I")
+    suffix = text[-1:] if text[-1:] in _SIZE_SUFFIXES else ""
+    try:
+        value = float(text[: len(text) - len(suffix)]) * _SIZE_SUFFIXES[suffix]
+    except ValueError:
+        value = 0
+    if value < 64 * 1024**2:
+        raise ConfigError(key, raw, "a size of at least 64M, e.g. 2G, 512M or a number of bytes")
+    return int(value)
+
+
+def parse_database_url(raw: str) -> Database:
+    allowed = "empty (private MariaDB) or mysql://user:password@host:port/dbname"
+    try:
+        url = urlsplit(raw)
+        port = url.port or 3306
+    except ValueError:
+        raise ConfigError("DATABASE_URL", raw, allowed) from None
+    name = url.path.lstrip("/")
+    if url.scheme not in ("mysql", "mariadb") or not url.hostname or not url.username or not name or "/" in name:
+        raise ConfigError("DATABASE_URL", raw, allowed)
+    return Database(host=url.hostname, port=port, name=unquote(name), user=unquote(url.username),
+                    password=unquote(url.password or ""), private=False)
+
+
+def generated_secret(name: str) -> str:
+    """A secret made on first use and kept in var/ (git-ignored), never in settings.env."""
+    path = VAR_DIR / name
+    if path.exists():
+        return path.read_text().strip()
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(40)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(value + "\n")
+    return value
+
+
+class _Reader:
+    """Typed, validated access to one key at a time; errors name the key and value."""
+
+    def __init__(self) -> None:
+        self.env = environ.Env()
+        if SETTINGS_FILE.exists():
+            environ.Env.read_env(str(SETTINGS_FILE), overwrite=False)
+
+    def raw(self, key: str, default: str | None = None) -> str:
+        value = self.env.str(key, default=default)
+        if value is None:
+            raise ConfigError(key, "", f"a value (missing from {SETTINGS_FILE.name} and the environment)")
+        return value.strip()
+
+    def bool(self, key: str) -> bool:
+        raw = self.raw(key, "false")
+        if raw.lower() not in _TRUE | _FALSE:
+            raise ConfigError(key, raw, "true or false")
+        return raw.lower() in _TRUE
+
+    def int(self, key: str, low: int, high: int, default: str | None = None) -> int:
+        raw = self.raw(key, default)
+        try:
+            value = int(raw)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise ConfigError(key, raw, f"a whole number from {low} to {high}")
+        return value
+
+    def choice(self, key: str, choices: tuple[str, ...], default: str | None = None) -> str:
+        raw = self.raw(key, default)
+        if raw not in choices:
+            raise ConfigError(key, raw, " or ".join(choices))
+        return raw
+
+
+def load() -> Settings:
+    """Read and validate settings.env plus environment overrides; raises ConfigError."""
+    r = _Reader()
+    db_url = r.raw("DATABASE_URL", "")
+    if db_url:
+        database = parse_database_url(db_url)
+    else:
+        name = r.raw("DB_NAME", "lab")
+        user = r.raw("DB_USER", "lab")
+        for key, value in (("DB_NAME", name), ("DB_USER", user)):
+            if not value.replace("_", "").isalnum() or len(value) > 32:
+                raise ConfigError(key, value, "letters, digits and _ (at most 32)")
+        database = Database(host="127.0.0.1", port=r.int("DB_PORT", 1024, 65535), name=name, user=user,
+                            password=generated_secret("db_password"), private=True)
+
+    server_cpus = parse_cpu_list("SERVER_CPUS", r.raw("SERVER_CPUS"))
+    quota_raw = r.raw("SERVER_CPU_QUOTA")
+    try:
+        quota = float(quota_raw)
+    except ValueError:
+        quota = 0.0
+    if not 0.01 <= quota <= len(server_cpus):
+        raise ConfigError("SERVER_CPU_QUOTA", quota_raw,
+                          f"a number of CPUs from 0.01 to {len(server_cpus)} (the CPUs in SERVER_CPUS)")
+
+    wsgi_workers = r.int("DJANGO_WSGI_WORKERS", 1, 64)
+    wsgi_threads = r.int("DJANGO_WSGI_BLOCKING_THREADS", 1, 512)
+    fastapi_workers = r.int("FASTAPI_WORKERS", 1, 64)
+    pool = r.int("FASTAPI_POOL_SIZE", 1, 512)
+    sync_threads = r.int("FASTAPI_SYNC_THREADS", 1, 512)
+    max_concurrency = r.int("MAX_CONCURRENCY", 1, 10000, "256")
+    max_conn_raw = r.raw("DB_MAX_CONNECTIONS", "auto")
+    if max_conn_raw == "auto":
+        max_connections = (wsgi_workers * wsgi_threads + fastapi_workers * (pool + sync_threads)
+                           + max_concurrency + 32)
+    else:
+        max_connections = r.int("DB_MAX_CONNECTIONS", 10, 100000)
+
+    conn_max_age_asgi_raw = r.raw("DJANGO_CONN_MAX_AGE_ASGI", "0")
+    if conn_max_age_asgi_raw != "0":
+        raise ConfigError("DJANGO_CONN_MAX_AGE_ASGI", conn_max_age_asgi_raw,
+                          "0 only (Django has no MySQL pool; persistent connections leak under ASGI)")
+    secret_key = r.raw("SECRET_KEY", "") or generated_secret("secret_key")
+    io_dir = Path(r.raw("IO_DIR", "var/io"))
+    return Settings(
+        use_asgi=r.bool("USE_ASGI"),
+        debug=r.bool("DEBUG"),
+        secret_key=secret_key,
+        database=database,
+        db_max_connections=max_connections,
+        server_host=r.raw("SERVER_HOST", "127.0.0.1"),
+        server_port=r.int("SERVER_PORT", 1024, 65535),
+        django_wsgi_workers=wsgi_workers,
+        django_wsgi_blocking_threads=wsgi_threads,
+        django_asgi_workers=r.int("DJANGO_ASGI_WORKERS", 1, 64),
+        fastapi_workers=fastapi_workers,
+        runtime_threads=r.int("SERVER_RUNTIME_THREADS", 1, 64),
+        loop=r.choice("SERVER_LOOP", ("asyncio", "uvloop")),
+        http=r.choice("SERVER_HTTP", ("1",)),
+        backpressure=r.int("SERVER_BACKPRESSURE", 1, 100000),
+        max_concurrency=max_concurrency,
+        conn_max_age_wsgi=r.int("DJANGO_CONN_MAX_AGE_WSGI", 0, 86400),
+        conn_max_age_asgi=0,
+        fastapi_pool_size=pool,
+        fastapi_sync_threads=sync_threads,
+        io_dir=io_dir if io_dir.is_absolute() else ROOT / io_dir,
+        server_cpus=server_cpus,
+        server_cpu_quota=quota,
+        server_memory=parse_size("SERVER_MEMORY", r.raw("SERVER_MEMORY")),
+        client_cpus=parse_cpu_list("CLIENT_CPUS", r.raw("CLIENT_CPUS")),
+        db_cpus=parse_cpu_list("DB_CPUS", r.raw("DB_CPUS")),
+    )
+
+
+def load_or_exit() -> Settings:
+    """load() for entry points: a bad value prints one line and exits 2."""
+    try:
+        return load()
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        raise SystemExit(USAGE_ERROR) from None

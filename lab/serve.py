@@ -1,0 +1,246 @@
+"""Start one stack on Granian under its limits: the code behind scripts/serve.sh, and the
+same code the bench uses to start servers (so a hand-served stack is the measured one).
+
+The server runs in its own session (process group), pinned by taskset to SERVER_CPUS,
+inside a cgroup it joins before exec. Stopping sends SIGTERM to the group, then SIGKILL,
+then removes the cgroup: no process and no cgroup outlive a Server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab.config import ROOT, Settings, format_cpus, load_or_exit
+from lab.limits import Cgroup, create_cgroup
+from lab.net import port_in_use
+
+RUN_DIR = ROOT / "var" / "run"
+READY_TIMEOUT_S = 30
+STOP_TIMEOUT_S = 10
+
+
+@dataclass(frozen=True)
+class StackSpec:
+    """How Granian serves one stack (DESIGN.md section 1)."""
+
+    framework: str
+    interface: str  # Granian's --interface
+    target: str
+    working_dir: Path
+    use_asgi: bool
+
+
+STACKS: dict[str, StackSpec] = {
+    "django-wsgi": StackSpec("django", "wsgi", "project.wsgi:application", ROOT / "project", False),
+    "django-asgi": StackSpec("django", "asginl", "project.asgi:application", ROOT / "project", True),
+    "fastapi": StackSpec("fastapi", "asgi", "fastapi_service.main:app", ROOT, True),
+}
+
+
+class ServerDied(RuntimeError):
+    """The server exited; str() carries its exit status and the tail of its log."""
+
+
+class PortTaken(RuntimeError):
+    """Something already listens on the port; starting would measure the wrong server."""
+
+
+def stack_for(framework: str, settings: Settings) -> str:
+    if framework == "django":
+        return "django-asgi" if settings.use_asgi else "django-wsgi"
+    return framework
+
+
+def server_command(stack: str, settings: Settings, host: str, port: int) -> list[str]:
+    """Every Granian option that changes results, explicitly (no reliance on defaults)."""
+    spec = STACKS[stack]
+    workers = {"django-wsgi": settings.django_wsgi_workers, "django-asgi": settings.django_asgi_workers,
+               "fastapi": settings.fastapi_workers}[stack]
+    command = ["taskset", "-c", format_cpus(settings.server_cpus), str(ROOT / ".venv" / "bin" / "granian"),
+               "--interface", spec.interface, "--host", host, "--port", str(port),
+               "--workers", str(workers), "--runtime-threads", str(settings.runtime_threads),
+               "--loop", settings.loop, "--http", settings.http, "--no-ws",
+               "--backpressure", str(settings.backpressure), "--working-dir", str(spec.working_dir),
+               "--log-level", "warning", "--no-access-log"]
+    if spec.interface == "wsgi":
+        command += ["--blocking-threads", str(settings.django_wsgi_blocking_threads)]
+    return command + [spec.target]
+
+
+class Server:
+    """One stack's server process and cgroup, as a context manager that always cleans up."""
+
+    def __init__(self, stack: str, settings: Settings, *, host: str | None = None, port: int | None = None,
+                 log_path: Path | None = None, cgroup_name: str | None = None):
+        self.stack = stack
+        self.settings = settings
+        self.host = host or settings.server_host
+        self.port = port or settings.server_port
+        self.log_path = log_path or RUN_DIR / f"{stack}-{self.port}.log"
+        self.cgroup_name = cgroup_name or f"{stack}-{self.port}-{os.getpid()}"
+        self.command = server_command(stack, settings, self.host, self.port)
+        self.cgroup: Cgroup | None = None
+        self.warning: str | None = None
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def __enter__(self) -> Server:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        s = self.settings
+        if port_in_use(self.host, self.port):
+            raise PortTaken(f"port {self.port} on {self.host} is taken by another process; stop it, "
+                            "or set SERVER_PORT in settings.env (serve.sh: --port)")
+        self.cgroup, self.warning = create_cgroup(self.cgroup_name, s.server_cpu_quota, s.server_memory)
+        s.io_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "USE_ASGI": "true" if STACKS[self.stack].use_asgi else "false",
+               "LAB_CGROUP": json.dumps(self.cgroup.describe())}
+        with open(self.log_path, "ab") as log:
+            try:
+                self.process = subprocess.Popen(self.command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                                preexec_fn=self.cgroup.join_self)
+            except BaseException:
+                self.cgroup.remove()
+                raise
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
+        """Poll /ping/ until it answers; fail fast with the log tail if the server dies."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.check_alive()
+            try:
+                with urllib.request.urlopen(f"{self.url}/ping/", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.1)
+        raise ServerDied(f"{self.stack} did not answer /ping/ within {timeout:.0f} s; log: {self.log_tail()}")
+
+    def check_alive(self) -> None:
+        if self.process is not None and self.process.poll() is not None:
+            raise ServerDied(f"{self.stack} exited with status {self.process.returncode}; log: {self.log_tail()}")
+
+    def log_tail(self, lines: int = 8) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace").strip().splitlines()
+        except FileNotFoundError:
+            return "(no log)"
+        return " | ".join(text[-lines:]) or "(empty log)"
+
+    def pids(self) -> set[int]:
+        """Every process of the server: the cgroup's members, or the process group's."""
+        if self.cgroup is not None and self.cgroup.paths():
+            return self.cgroup.pids()
+        if self.process is None:
+            return set()
+        pgid = self.process.pid
+        found = set()
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    if os.getpgid(int(entry.name)) == pgid:
+                        found.add(int(entry.name))
+                except ProcessLookupError:
+                    pass
+        return found
+
+    def stop(self) -> int | None:
+        """SIGTERM the group, SIGKILL what is left, remove the cgroup. Returns the exit status."""
+        status = None
+        if self.process is not None:
+            for sig, wait_s in ((signal.SIGTERM, STOP_TIMEOUT_S), (signal.SIGKILL, STOP_TIMEOUT_S)):
+                try:
+                    os.killpg(self.process.pid, sig)
+                except ProcessLookupError:
+                    pass
+                deadline = time.monotonic() + wait_s
+                while self.pids() and time.monotonic() < deadline:
+                    self.process.poll()
+                    time.sleep(0.05)
+                if not self.pids():
+                    break
+            status = self.process.wait()
+            self.process = None
+        if self.cgroup is not None:
+            self.cgroup.remove()
+            self.cgroup = None
+        return status
+
+    def describe(self) -> dict:
+        s = self.settings
+        return {"stack": self.stack, "url": self.url, "command": self.command,
+                "cpus": format_cpus(s.server_cpus), "cpu_quota": s.server_cpu_quota,
+                "memory_bytes": s.server_memory,
+                "cgroup": self.cgroup.describe() if self.cgroup else None,
+                "pid": self.process.pid if self.process else None}
+
+    def banner(self) -> str:
+        s = self.settings
+        spec = STACKS[self.stack]
+        limiter = self.cgroup.limiter if self.cgroup else "none"
+        return (f"serving {self.stack} ({spec.interface.upper()}) at {self.url}/ | CPUs {format_cpus(s.server_cpus)} "
+                f"| quota {s.server_cpu_quota:g} CPU | memory {s.server_memory / 1024**3:g} GiB | limiter {limiter}")
+
+
+def _raise_exit(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/serve.sh", description="Serve one stack by hand under its limits.")
+    parser.add_argument("framework", choices=("django", "fastapi"),
+                        help="django: WSGI or ASGI as USE_ASGI says; fastapi: ASGI")
+    parser.add_argument("--port", type=int, help="default: SERVER_PORT from settings.env")
+    args = parser.parse_args(argv)
+    settings = load_or_exit()
+    if args.port is not None and not 1024 <= args.port <= 65535:
+        print(f"serve: --port {args.port} is not allowed: a port from 1024 to 65535", file=sys.stderr)
+        return 2
+    server = Server(stack_for(args.framework, settings), settings, port=args.port)
+    record = RUN_DIR / f"server-{server.port}.json"
+    signal.signal(signal.SIGTERM, _raise_exit)
+    try:
+        server.start()
+        if server.warning:
+            print(server.warning, file=sys.stderr)
+        record.write_text(json.dumps(server.describe(), indent=1))
+        server.wait_ready()
+        print(server.banner(), flush=True)
+        print(f"log: {server.log_path}  (Ctrl-C stops the server)", flush=True)
+        while True:
+            server.check_alive()
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        return 130
+    except SystemExit as stop:
+        return stop.code if isinstance(stop.code, int) else 1
+    except (ServerDied, PortTaken) as error:
+        print(f"serve: {error}", file=sys.stderr)
+        return 1
+    finally:
+        server.stop()
+        record.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,49 @@
+"""Django settings: the minimum to serve the lab's pages and io workload.
+
+Values come from settings.env through lab.config (the one reader). DEBUG off, one
+middleware (Content-Length), no contrib apps. CONN_MAX_AGE depends on the interface:
+persistent under WSGI, 0 under ASGI (Django has no MySQL pool; persistent connections
+leak one per request thread there).
+"""
+
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from lab.config import load_or_exit  # noqa: E402
+
+LAB = load_or_exit()
+
+SECRET_KEY = LAB.secret_key
+DEBUG = LAB.debug
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", LAB.server_host]
+USE_ASGI = LAB.use_asgi
+IO_DIR = LAB.io_dir
+
+INSTALLED_APPS = ["workload"]
+MIDDLEWARE = ["workload.middleware.ContentLengthMiddleware"]
+ROOT_URLCONF = "project.urls"
+WSGI_APPLICATION = "project.wsgi.application"
+TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True}]
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.mysql",
+        "HOST": LAB.database.host,
+        "PORT": LAB.database.port,
+        "NAME": LAB.database.name,
+        "USER": LAB.database.user,
+        "PASSWORD": LAB.database.password,
+        "CONN_MAX_AGE": LAB.conn_max_age_asgi if USE_ASGI else LAB.conn_max_age_wsgi,
+        "OPTIONS": {"charset": "utf8mb4"},
+    }
+}
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+
+# Naive UTC datetimes: every stack renders the same cells without time-zone conversion.
+USE_TZ = False
+TIME_ZONE = "UTC"
+USE_I18N = False
