@@ -1,0 +1,95 @@
+"""Shared fixtures: the real private MariaDB (a separate `lab_test` database) and real
+Granian servers on free ports, started once per session and always stopped."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Before anything reads settings: tests use their own database and io folder, and every
+# server the tests start inherits these through the environment.
+os.environ["DB_NAME"] = "lab_test"
+os.environ["IO_DIR"] = tempfile.mkdtemp(prefix="lab-test-io-")
+
+from lab import db  # noqa: E402
+from lab.config import ROOT, Settings, load  # noqa: E402
+from lab.net import free_port  # noqa: E402
+from lab.serve import Server  # noqa: E402
+
+MANAGE = [sys.executable, str(ROOT / "project" / "manage.py")]
+WORKLOAD_STATUS = ("Com_insert", "Com_update", "Com_delete", "Com_commit", "Com_select", "Com_begin",
+                   "Com_set_option", "Connections")
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return load()
+
+
+@pytest.fixture(scope="session")
+def database(settings: Settings) -> Iterator[Settings]:
+    """The private MariaDB, migrated and seeded; stopped at the end if the tests started it."""
+    was_running = settings.database.private and db.running_pid() is not None
+    db.start(settings)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for command in (["migrate", "--noinput", "-v", "0"], ["seed_users"]):
+        subprocess.run(MANAGE + command, check=True, env=env, cwd=ROOT / "project", capture_output=True)
+    yield settings
+    if settings.database.private and not was_running:
+        db.stop()
+    shutil.rmtree(settings.io_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def servers(database: Settings, tmp_path_factory) -> Iterator[dict[str, Server]]:
+    """Lazily started servers by stack id, shared by the whole session."""
+    started: dict[str, Server] = {}
+    yield started
+    for server in started.values():
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def start_server(servers: dict[str, Server], database: Settings, tmp_path_factory):
+    logs = tmp_path_factory.mktemp("server-logs")
+
+    def start(stack: str) -> Server:
+        if stack not in servers:
+            port = free_port()
+            server = Server(stack, database, port=port, log_path=logs / f"{stack}.log")
+            server.start()
+            servers[stack] = server
+            server.wait_ready()
+        return servers[stack]
+
+    return start
+
+
+class StatusCounters:
+    """MariaDB's global counters, read over one admin connection so that reading them
+    opens no connection of its own between two readings."""
+
+    def __init__(self, settings: Settings):
+        self.conn = db.admin_connection(settings)
+
+    def __enter__(self) -> StatusCounters:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.conn.close()
+
+    def read(self) -> dict[str, int]:
+        cur = self.conn.cursor()
+        cur.execute("SHOW GLOBAL STATUS WHERE Variable_name IN %s", (WORKLOAD_STATUS,))
+        return {name: int(value) for name, value in cur.fetchall()}
+
+
+def io_dir_files(settings: Settings) -> list[Path]:
+    return sorted(settings.io_dir.iterdir()) if settings.io_dir.exists() else []

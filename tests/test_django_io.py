@@ -1,0 +1,57 @@
+"""The io workload on Django under both interfaces: exact body, exact statements, nothing left."""
+
+import httpx
+import pytest
+
+from lab import db
+from lab.io_files import RESPONSE_BODY
+from tests.conftest import StatusCounters, io_dir_files
+
+DJANGO_STACKS = ("django-wsgi", "django-asgi")
+IO_PATHS = ("/sync/io/", "/async/io/")
+REQUESTS = 5
+
+
+def bench_records_count(settings) -> int:
+    conn = db.app_connection(settings)
+    try:
+        cur = conn.cursor()
+        cur.execute("SELECT COUNT(*) FROM bench_records")
+        return cur.fetchone()[0]
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("stack", DJANGO_STACKS)
+@pytest.mark.parametrize("path", IO_PATHS)
+def test_io_statements_body_and_cleanup(start_server, database, stack, path):
+    url = start_server(stack).url + path
+    with httpx.Client() as client, StatusCounters(database) as counters:
+        client.post(url)  # the first request may open the persistent connection
+        before = counters.read()
+        responses = [client.post(url) for _ in range(REQUESTS)]
+        after = counters.read()
+    delta = {name: after[name] - before[name] for name in before}
+    for response in responses:
+        assert response.status_code == 200
+        assert response.text == RESPONSE_BODY
+        assert response.headers["content-type"] == "application/json"
+        assert int(response.headers["content-length"]) == len(RESPONSE_BODY)
+        assert response.headers["server-timing"].startswith("app;dur=")
+    workload = {k: delta[k] for k in ("Com_insert", "Com_update", "Com_delete", "Com_commit")}
+    assert workload == {"Com_insert": 80 * REQUESTS, "Com_update": 40 * REQUESTS,
+                        "Com_delete": 80 * REQUESTS, "Com_commit": 8 * REQUESTS}
+    # One SELECT of connection set-up per new connection (Django under ASGI: one per request).
+    new_connections = delta["Connections"]
+    assert delta["Com_select"] == 16 * REQUESTS + new_connections
+    assert new_connections == (REQUESTS if stack == "django-asgi" else 0)
+    assert bench_records_count(database) == 0
+    assert io_dir_files(database) == []
+
+
+@pytest.mark.parametrize("stack", DJANGO_STACKS)
+@pytest.mark.parametrize("path", IO_PATHS)
+def test_get_on_io_is_405(start_server, stack, path):
+    response = httpx.get(start_server(stack).url + path)
+    assert response.status_code == 405
+    assert int(response.headers["content-length"]) == len(response.content)
