@@ -3,7 +3,7 @@
 import httpx
 import pytest
 
-from tests.pages import parse_users_table, seed_rows
+from bench.driver.users_page import parse_users_table, seed_rows
 
 DJANGO_STACKS = ("django-wsgi", "django-asgi")
 PAGES = ("/sync/", "/async/")

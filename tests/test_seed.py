@@ -3,10 +3,10 @@
 import subprocess
 import sys
 
+from bench.driver.users_page import SEED_FILE
 from lab import db
 from lab.config import ROOT
 from tests.conftest import MANAGE
-from tests.pages import SEED_FILE
 
 
 def test_fixture_generator_is_deterministic(tmp_path):

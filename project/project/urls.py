@@ -2,7 +2,6 @@
 
 from django.conf import settings
 from django.urls import path
-
 from workload import views
 
 urlpatterns = [

@@ -1,4 +1,5 @@
-"""Reading the users page back: the table's cells as text, and the seed's expected cells."""
+"""Reading a users page back: the table's cells as text, and the cells the seed says it must
+hold. Used by the verification gate and by the tests."""
 
 from __future__ import annotations
 

@@ -1,0 +1,122 @@
+"""What the driver asks MariaDB: counters, InnoDB state, the general log, and resets.
+
+Every call goes over an admin connection (root on the private socket, the configured
+user on a DATABASE_URL server). A database that went away raises DatabaseGone, which
+the runner records as failed rows with a clear message.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import MySQLdb
+
+from lab import db
+from lab.config import Settings
+
+HISTORY_RE = re.compile(r"History list length (\d+)")
+# Client error codes meaning the server is not there (any more): gone away, lost,
+# cannot connect over the socket or TCP.
+CONNECTION_LOST = {2002, 2003, 2006, 2013}
+
+
+class DatabaseGone(RuntimeError):
+    """The database stopped answering; str() says what happened."""
+
+
+class DbProbe:
+    """One admin connection (not thread-safe: one probe per thread)."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        try:
+            self.conn = db.admin_connection(settings)
+        except MySQLdb.OperationalError as error:
+            raise DatabaseGone(f"database unavailable: {error.args[-1]}") from None
+        self.thread_id = self.conn.thread_id()
+
+    def close(self) -> None:
+        try:
+            self.conn.close()
+        except MySQLdb.Error:
+            pass
+
+    def query(self, sql: str, args=None) -> list[tuple]:
+        try:
+            cur = self.conn.cursor()
+            cur.execute(sql, args)
+            return list(cur.fetchall())
+        except MySQLdb.OperationalError as error:
+            if error.args and error.args[0] in CONNECTION_LOST:
+                raise DatabaseGone(f"database went away: {error.args[-1]}") from None
+            raise
+
+    def status(self, *names: str) -> dict[str, int]:
+        rows = self.query("SHOW GLOBAL STATUS WHERE Variable_name IN %s", (names,))
+        return {name: int(value) for name, value in rows}
+
+    def history_length(self) -> int | None:
+        try:
+            text = self.query("SHOW ENGINE INNODB STATUS")[0][2]
+        except (DatabaseGone, MySQLdb.Error, IndexError):
+            return None
+        match = HISTORY_RE.search(text)
+        return int(match.group(1)) if match else None
+
+    def open_transactions(self) -> int:
+        return self.query("SELECT COUNT(*) FROM information_schema.innodb_trx")[0][0]
+
+    def settle(self, timeout_s: float = 3.0) -> tuple[int, int | None]:
+        """Open transactions and history length once in-flight work has drained (or the
+        timeout passed): a transaction still open then is a finding, not a race."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            open_trx = self.open_transactions()
+            if open_trx == 0 or time.monotonic() > deadline:
+                return open_trx, self.history_length()
+            time.sleep(0.1)
+
+    def bench_records(self) -> int:
+        return self.query(f"SELECT COUNT(*) FROM `{self.settings.database.name}`.bench_records")[0][0]
+
+    def reset_bench_records(self) -> None:
+        """Empty bench_records; bounded wait, since an idle-in-transaction connection would
+        hold its metadata lock forever."""
+        self.query("SET SESSION lock_wait_timeout = 10")
+        self.query(f"TRUNCATE TABLE `{self.settings.database.name}`.bench_records")
+
+    def variables(self) -> dict[str, str]:
+        names = ("version", "max_connections", "innodb_buffer_pool_size", "innodb_flush_log_at_trx_commit",
+                 "transaction_isolation", "tx_isolation", "character_set_server", "sync_binlog", "log_bin")
+        return {name: value for name, value in self.query("SHOW GLOBAL VARIABLES WHERE Variable_name IN %s",
+                                                         (names,))}
+
+    def general_log_on(self) -> None:
+        self.query("SET GLOBAL log_output = 'TABLE'")
+        self.query("TRUNCATE TABLE mysql.general_log")
+        self.query("SET GLOBAL general_log = 1")
+
+    def general_log_off(self) -> list[tuple[int, str, str]]:
+        """Switch the log off and return (thread, command type, statement) of other sessions."""
+        self.query("SET GLOBAL general_log = 0")
+        rows = self.query("SELECT thread_id, command_type, CONVERT(argument USING utf8mb4) "
+                          "FROM mysql.general_log ORDER BY event_time")
+        self.query("TRUNCATE TABLE mysql.general_log")
+        return [(int(t), c, a or "") for t, c, a in rows if int(t) != self.thread_id]
+
+
+def mariadbd_pid(settings: Settings) -> int | None:
+    """The private server's pid (for its CPU time); None for a DATABASE_URL server."""
+    return db.running_pid() if settings.database.private else None
+
+
+def empty_io_dir(io_dir: Path) -> int:
+    removed = 0
+    if io_dir.exists():
+        for path in io_dir.iterdir():
+            if path.is_file():
+                path.unlink(missing_ok=True)
+                removed += 1
+    return removed

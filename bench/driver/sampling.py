@@ -1,0 +1,154 @@
+"""Per-level resource sampling: server CPU, throttling and peak memory from its cgroup,
+MariaDB's CPU and connections, InnoDB state before and after (DESIGN.md section 4)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bench.driver.dbprobe import DatabaseGone, DbProbe
+from lab.config import Settings
+from lab.limits import Cgroup
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+POLL_S = 0.25
+
+
+def process_cpu_s(pids: set[int]) -> float:
+    """User+system CPU seconds of these processes (all their threads)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
+
+
+def process_memory(pids: set[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            for line in open(f"/proc/{pid}/status"):
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            continue
+    return total
+
+
+@dataclass
+class _Peaks:
+    threads_connected: int = 0
+    memory_bytes: int = 0
+    error: str | None = None
+
+
+class _Poller(threading.Thread):
+    """Polls what only has a current value: MariaDB's Threads_connected and, where the
+    kernel keeps no resettable peak, the server's memory."""
+
+    def __init__(self, settings: Settings, memory_now: Callable[[], int]):
+        super().__init__(daemon=True)
+        self.settings = settings
+        self.memory_now = memory_now
+        self.peaks = _Peaks()
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        try:
+            probe = DbProbe(self.settings)
+        except DatabaseGone as error:
+            self.peaks.error = str(error)
+            return
+        try:
+            while not self.stopping.is_set():
+                try:
+                    connected = probe.status("Threads_connected")["Threads_connected"]
+                    self.peaks.threads_connected = max(self.peaks.threads_connected, connected)
+                except DatabaseGone as error:
+                    self.peaks.error = str(error)
+                    return
+                self.peaks.memory_bytes = max(self.peaks.memory_bytes, self.memory_now())
+                self.stopping.wait(POLL_S)
+        finally:
+            probe.close()
+
+
+@dataclass
+class LevelSample:
+    """Readings from the start of a level, completed by `finish`."""
+
+    settings: Settings
+    probe: DbProbe
+    cgroup: Cgroup | None
+    server_pids: Callable[[], set[int]] | None  # without a cgroup: the server's processes, if known
+    db_pid: int | None
+    started: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        usage = self.cgroup.usage() if self.cgroup else None
+        if self.cgroup:
+            self.cgroup.reset_peak()
+        self.server_cpu0 = self._server_cpu(usage)
+        self.throttle0 = (usage.throttled_periods, usage.throttled_ns) if usage else None
+        self.db_cpu0 = process_cpu_s({self.db_pid}) if self.db_pid else None
+        self.status0 = self.probe.status("Connections")
+        self.history0 = self.probe.history_length()
+        self.open_trx0 = self.probe.open_transactions()
+        self.poller = _Poller(self.settings, self._memory_now)
+        self.poller.start()
+
+    def _server_cpu(self, usage) -> float | None:
+        if usage:
+            return usage.cpu_ns / 1e9
+        return process_cpu_s(self.server_pids()) if self.server_pids else None
+
+    def _memory_now(self) -> int:
+        if self.cgroup:
+            return self.cgroup.usage().memory_bytes
+        return process_memory(self.server_pids()) if self.server_pids else 0
+
+    def finish(self, requests: int | None) -> tuple[dict, dict]:
+        """Server and DB sections of the row (schema SERVER_KEYS, DB_KEYS)."""
+        elapsed = time.monotonic() - self.started
+        self.poller.stopping.set()
+        usage = self.cgroup.usage() if self.cgroup else None
+        server_cpu = self._server_cpu(usage)
+        if server_cpu is not None:
+            server_cpu -= self.server_cpu0
+        db_cpu = process_cpu_s({self.db_pid}) - self.db_cpu0 if self.db_pid else None
+        status = self.probe.status("Connections")
+        open_trx, history = self.probe.settle()
+        self.poller.join(timeout=2)
+        peak = self.poller.peaks.memory_bytes
+        if usage and usage.peak_memory_bytes:
+            peak = max(peak, usage.peak_memory_bytes)
+        quota = self.settings.server_cpu_quota if self.cgroup and self.cgroup.paths() else len(
+            self.settings.server_cpus)
+        per_req = (lambda cpu_s: cpu_s * 1000 / requests if requests and cpu_s is not None else None)
+        server = {
+            "cpu_pct": server_cpu / elapsed * 100 if server_cpu is not None else None,
+            "cpu_share": server_cpu / elapsed / quota if server_cpu is not None else None,
+            "cpu_ms_per_req": per_req(server_cpu),
+            "throttled_periods": usage.throttled_periods - self.throttle0[0] if usage else None,
+            "throttled_ms": (usage.throttled_ns - self.throttle0[1]) / 1e6 if usage else None,
+            "peak_memory_bytes": peak or None,
+        }
+        database = {
+            "cpu_pct": db_cpu / elapsed * 100 if db_cpu is not None else None,
+            "cpu_share": db_cpu / elapsed / len(self.settings.db_cpus) if db_cpu is not None else None,
+            "cpu_ms_per_req": per_req(db_cpu),
+            "threads_connected_peak": self.poller.peaks.threads_connected or None,
+            # less the poller's own connection
+            "new_connections": status["Connections"] - self.status0["Connections"] - (self.poller.peaks.error is None),
+            "history_before": self.history0,
+            "history_after": history,
+            "open_trx_before": self.open_trx0,
+            "open_trx_after": open_trx,
+        }
+        return server, database

@@ -1,0 +1,159 @@
+"""The verification gate (DESIGN.md section 5): before a stack is measured, prove it does
+the agreed work. A stack that fails is skipped with the reasons; the run goes on.
+
+Statements are counted exactly: MariaDB's general query log is on only while K io
+requests run, and every statement is classified as workload (on bench_records),
+transaction control, or connection set-up, so differences between drivers are reported
+("1 connection, 1 SELECT and 4 SET per request beyond the workload"), not hidden.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import httpx
+import MySQLdb
+
+from bench.driver.dbprobe import DbProbe
+from bench.driver.users_page import parse_users_table, seed_rows
+from bench.schema import ENDPOINT_PATHS, Endpoint
+from lab.config import Settings
+from lab.io_files import RESPONSE_BODY
+
+STATEMENT_REQUESTS = 3  # io requests run with the general log on, per io endpoint
+EXPECTED_WORKLOAD = {"insert": 80, "update": 40, "delete": 80, "commit": 8, "select": 16}
+CONTENT_TYPES = {
+    Endpoint.PING: "text/plain",
+    Endpoint.SYNC: "text/html; charset=utf-8",
+    Endpoint.ASYNC: "text/html; charset=utf-8",
+    Endpoint.SYNC_IO: "application/json",
+    Endpoint.ASYNC_IO: "application/json",
+}
+_WORKLOAD_RE = re.compile(r"^\s*(INSERT|UPDATE|DELETE|SELECT)\b.*\bbench_records\b", re.I | re.S)
+_TX_RE = re.compile(r"^\s*(BEGIN|START TRANSACTION|ROLLBACK|SET\s+autocommit|SET\s+SESSION\s+autocommit)\b", re.I)
+
+
+def classify(command_type: str, statement: str) -> tuple[str, str]:
+    """(category, kind) of one general-log entry."""
+    if command_type == "Connect":
+        return "connection_setup", "connect"
+    if command_type in ("Quit", "Ping", "Statistics"):
+        return "ignored", command_type.lower()
+    if command_type == "Init DB":
+        return "connection_setup", "init db"
+    text = statement.strip()
+    if text.upper() == "COMMIT":
+        return "workload", "commit"
+    if match := _WORKLOAD_RE.match(text):
+        return "workload", match.group(1).lower()
+    if match := _TX_RE.match(text):
+        return "transaction_control", " ".join(match.group(1).lower().split())
+    first_word = (text.split(None, 1) or ["?"])[0].lower()
+    return "connection_setup", first_word
+
+
+def statements_per_request(log: list[tuple[int, str, str]], requests: int) -> dict:
+    counts: dict[str, Counter] = {"workload": Counter(), "transaction_control": Counter(),
+                                  "connection_setup": Counter()}
+    for _thread, command_type, statement in log:
+        category, kind = classify(command_type, statement)
+        if category != "ignored":
+            counts[category][kind] += 1
+    per_request = {category: {kind: n / requests for kind, n in sorted(counter.items())}
+                   for category, counter in counts.items()}
+    per_request["connections"] = counts["connection_setup"]["connect"] / requests
+    return per_request
+
+
+def describe_extras(per_request: dict) -> str:
+    """'1 connection, 1 select and 4 set per request beyond the workload' or 'none'."""
+    parts = []
+    if per_request["connections"]:
+        parts.append(f"{per_request['connections']:g} connection")
+    for category in ("connection_setup", "transaction_control"):
+        for kind, n in per_request[category].items():
+            if kind != "connect":
+                parts.append(f"{n:g} {kind.upper()}")
+    return ", ".join(parts) + " per request beyond the workload" if parts else "nothing beyond the workload"
+
+
+class Gate:
+    """Runs the checks against one running stack and collects {name, passed, detail}."""
+
+    def __init__(self, stack: str, base_url: str, settings: Settings, probe: DbProbe):
+        self.stack = stack
+        self.base_url = base_url
+        self.settings = settings
+        self.probe = probe
+        self.checks: list[dict] = []
+        self.statements: dict[str, dict] = {}
+
+    def check(self, name: str, passed: bool, detail: str = "") -> bool:
+        self.checks.append({"name": name, "passed": bool(passed), "detail": detail})
+        return passed
+
+    def _endpoint(self, client: httpx.Client, endpoint: Endpoint) -> httpx.Response:
+        method, path = ENDPOINT_PATHS[endpoint]
+        response = client.request(method, self.base_url + path)
+        length = response.headers.get("content-length")
+        self.check(f"{endpoint}: status 200", response.status_code == 200, f"got {response.status_code}")
+        self.check(f"{endpoint}: Content-Type", response.headers.get("content-type") == CONTENT_TYPES[endpoint],
+                   f"got {response.headers.get('content-type')!r}")
+        self.check(f"{endpoint}: Content-Length", length is not None and int(length) == len(response.content),
+                   f"header {length}, body {len(response.content)} bytes")
+        return response
+
+    def run(self) -> dict:
+        with httpx.Client(timeout=30) as client:
+            for endpoint in Endpoint:
+                response = self._endpoint(client, endpoint)
+                if endpoint in (Endpoint.SYNC, Endpoint.ASYNC):
+                    rows = parse_users_table(response.text)
+                    self.check(f"{endpoint}: users table equals the seed (1,000 rows, cells, escaping)",
+                               rows == seed_rows(), f"{len(rows)} rows parsed")
+                    limited = client.get(response.url, params={"limit": "5"})
+                    self.check(f"{endpoint}: ?limit=5 gives 5 rows", len(parse_users_table(limited.text)) == 5)
+                    bad = client.get(response.url, params={"limit": "0"})
+                    self.check(f"{endpoint}: ?limit=0 is 400", bad.status_code == 400, f"got {bad.status_code}")
+                elif endpoint in (Endpoint.SYNC_IO, Endpoint.ASYNC_IO):
+                    self.check(f"{endpoint}: exact JSON body", response.text == RESPONSE_BODY, response.text[:120])
+                    self.check(f"{endpoint}: Server-Timing", "app;dur=" in response.headers.get("server-timing", ""))
+                    get = client.get(response.url)
+                    self.check(f"{endpoint}: GET is 405", get.status_code == 405, f"got {get.status_code}")
+                    self._count_statements(client, endpoint)
+            self.check("no bench_records rows left", self.probe.bench_records() == 0)
+            leftovers = list(self.settings.io_dir.glob("*")) if self.settings.io_dir.exists() else []
+            self.check("no files left in IO_DIR", not leftovers, f"{len(leftovers)} files")
+        failed = [c for c in self.checks if not c["passed"]]
+        summary = "; ".join(f"{endpoint}: {describe_extras(per)}" for endpoint, per in self.statements.items())
+        return {"passed": not failed, "checks": self.checks, "statements_per_request": self.statements,
+                "summary": f"{self.stack}: {summary}" if summary else self.stack,
+                "failed": [f"{c['name']} ({c['detail']})" if c["detail"] else c["name"] for c in failed]}
+
+    def _count_statements(self, client: httpx.Client, endpoint: Endpoint) -> None:
+        method, path = ENDPOINT_PATHS[endpoint]
+        try:
+            self.probe.general_log_on()
+        except MySQLdb.Error as error:  # no rights to the general log on a DATABASE_URL server
+            self.check(f"{endpoint}: statement counts", False, f"general log unavailable: {error}")
+            return
+        try:
+            for _ in range(STATEMENT_REQUESTS):
+                client.request(method, self.base_url + path)
+        finally:
+            log = self.probe.general_log_off()
+        per_request = statements_per_request(log, STATEMENT_REQUESTS)
+        self.statements[str(endpoint)] = per_request
+        got = {kind: per_request["workload"].get(kind, 0) for kind in EXPECTED_WORKLOAD}
+        self.check(f"{endpoint}: workload statements per request 80/40/80/8/16 (insert/update/delete/commit/select)",
+                   got == EXPECTED_WORKLOAD, f"got {got}; {describe_extras(per_request)}")
+
+
+def verify(stack: str, base_url: str, settings: Settings, probe: DbProbe) -> dict:
+    """The gate's outcome: passed, checks, statements_per_request, summary, failed."""
+    try:
+        return Gate(stack, base_url, settings, probe).run()
+    except httpx.HTTPError as error:
+        return {"passed": False, "checks": [], "statements_per_request": {}, "summary": stack,
+                "failed": [f"request failed: {type(error).__name__}: {error}"]}

@@ -1,0 +1,29 @@
+"""What a load tool's output says, in the units of a results row (bench/schema.py).
+
+`parse_wrk` and `parse_ab` both return a `ToolResult`, so the driver fills a row the
+same way whatever tool ran, and a tool that produced no report raises `ParseError`
+(the driver records that as a failed level, never as 0 RPS).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class ParseError(ValueError):
+    """The tool's output holds no report to parse; the message is one line saying why."""
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """One tool run. `latency_ms` has the keys of schema.LATENCY_KEYS and `errors` those of
+    schema.ERROR_KEYS; None where the tool does not report that figure or kind."""
+
+    requests: int
+    elapsed_s: float
+    rps: float | None
+    bytes: int
+    latency_ms: dict[str, float | None]
+    errors: dict[str, int | None]
+    valid: bool
+    invalid_reason: str | None
