@@ -1,0 +1,141 @@
+"""Write, and render to one self-contained HTML page, the small Markdown subset the
+reports use: headings, paragraphs, `- ` lists, `> ` blockquotes, pipe tables, and inline
+code, bold, links and images. Small enough to own, so the lab needs no Markdown package;
+images are inlined as data URIs so the page opens without the run folder.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+_INLINE = re.compile(r"`([^`]+)`|!\[([^\]]*)\]\(([^)]+)\)|\[([^\]]+)\]\(([^)]+)\)|\*\*(.+?)\*\*")
+_CELL_SPLIT = re.compile(r"(?<!\\)\|")
+_IMAGE_LINE = re.compile(r"^!\[([^\]]*)\]\(([^)]+)\)$")
+
+STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 1280px; margin: 2em auto; padding: 0 1em;
+       line-height: 1.45; color: #222; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }
+th { background: #f3f3f3; }
+blockquote { border-left: 5px solid #c00; background: #fff3f3; margin: 1em 0; padding: 0.5em 1em; }
+code { background: #f3f3f3; padding: 0 0.2em; }
+figure { margin: 1em 0; }
+figure img { max-width: 100%; border: 1px solid #ddd; }
+figcaption { font-size: 0.85em; color: #555; }
+"""
+
+
+def escape_cell(value: object) -> str:
+    """A value fit for one table cell: one line, pipes escaped."""
+    return " ".join(str(value).split()).replace("|", "\\|")
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    lines = ["| " + " | ".join(escape_cell(h) for h in headers) + " |",
+             "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(escape_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def png_data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def to_html(markdown: str, title: str, image_uri: Callable[[str], str]) -> str:
+    """A complete HTML document; `image_uri` turns an image's Markdown target into its src."""
+    body: list[str] = []
+    lines = markdown.splitlines()
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if not line.strip():
+            index += 1
+            continue
+        block_end = _block_end(lines, index)
+        block = lines[index:block_end]
+        index = block_end
+        body.append(_render_block(block, image_uri))
+    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f"<title>{html.escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
+            + "\n".join(body) + "\n</body>\n</html>\n")
+
+
+def _kind(line: str) -> str:
+    stripped = line.strip()
+    if stripped.startswith("#"):
+        return "heading"
+    if stripped.startswith("|"):
+        return "table"
+    if stripped.startswith(">"):
+        return "quote"
+    if stripped.startswith("- "):
+        return "list"
+    if _IMAGE_LINE.match(stripped):
+        return "image"
+    return "paragraph"
+
+
+def _block_end(lines: list[str], start: int) -> int:
+    """Lines of one kind that belong together; a heading or an image stands alone."""
+    kind = _kind(lines[start])
+    if kind in ("heading", "image"):
+        return start + 1
+    end = start + 1
+    while end < len(lines) and lines[end].strip() and _kind(lines[end]) == kind:
+        end += 1
+    return end
+
+
+def _render_block(block: list[str], image_uri: Callable[[str], str]) -> str:
+    kind = _kind(block[0])
+    if kind == "heading":
+        marks, _, text = block[0].strip().partition(" ")
+        level = min(len(marks), 6)
+        return f"<h{level}>{_inline(text, image_uri)}</h{level}>"
+    if kind == "image":
+        alt, target = _IMAGE_LINE.match(block[0].strip()).groups()
+        return (f'<figure><img src="{html.escape(image_uri(target))}" alt="{html.escape(alt)}">'
+                f"<figcaption>{html.escape(alt)}</figcaption></figure>")
+    if kind == "list":
+        items = "".join(f"<li>{_inline(line.strip()[2:], image_uri)}</li>" for line in block)
+        return f"<ul>{items}</ul>"
+    if kind == "quote":
+        text = " ".join(line.strip()[1:].strip() for line in block)
+        return f"<blockquote><p>{_inline(text, image_uri)}</p></blockquote>"
+    if kind == "table":
+        return _table(block, image_uri)
+    return f"<p>{_inline(' '.join(line.strip() for line in block), image_uri)}</p>"
+
+
+def _table(block: list[str], image_uri: Callable[[str], str]) -> str:
+    def cells(line: str) -> list[str]:
+        inner = line.strip().removeprefix("|").removesuffix("|")
+        return [c.strip().replace("\\|", "|") for c in _CELL_SPLIT.split(inner)]
+
+    head = "".join(f"<th>{_inline(c, image_uri)}</th>" for c in cells(block[0]))
+    rows = "".join("<tr>" + "".join(f"<td>{_inline(c, image_uri)}</td>" for c in cells(line)) + "</tr>"
+                   for line in block[2:])
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+
+def _inline(text: str, image_uri: Callable[[str], str]) -> str:
+    out, position = [], 0
+    for match in _INLINE.finditer(text):
+        out.append(html.escape(text[position:match.start()]))
+        code, alt, src, label, href, bold = match.groups()
+        if code is not None:
+            out.append(f"<code>{html.escape(code)}</code>")
+        elif src is not None:
+            out.append(f'<img src="{html.escape(image_uri(src))}" alt="{html.escape(alt)}">')
+        elif href is not None:
+            out.append(f'<a href="{html.escape(href)}">{html.escape(label)}</a>')
+        else:
+            out.append(f"<strong>{_inline(bold, image_uri)}</strong>")
+        position = match.end()
+    out.append(html.escape(text[position:]))
+    return "".join(out)

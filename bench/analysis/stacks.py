@@ -1,0 +1,58 @@
+"""Labels and colours of the stacks: the one table that charts and prose take them from,
+so a stack looks and reads the same everywhere. A --url run is labelled with whatever
+/info/ answered; an id missing from the table still gets a stable colour of its own."""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+from bench.schema import ENDPOINT_PATHS, Endpoint, Stack
+
+
+@dataclass(frozen=True)
+class StackStyle:
+    label: str
+    colour: str
+
+
+STACK_STYLES: dict[str, StackStyle] = {
+    Stack.DJANGO_WSGI: StackStyle("Django WSGI", "#1f77b4"),
+    Stack.DJANGO_ASGI: StackStyle("Django ASGI", "#d62728"),
+    Stack.FASTAPI: StackStyle("FastAPI", "#2ca02c"),
+}
+
+# Colours no known stack uses, for ids read from /info/ that the table does not know.
+FALLBACK_COLOURS = ("#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+
+BASELINE = Stack.DJANGO_WSGI.value
+
+
+def stack_style(stack: str) -> StackStyle:
+    """The table's style, or the id itself with a colour derived from it (the same in every run)."""
+    if stack in STACK_STYLES:
+        return STACK_STYLES[stack]
+    return StackStyle(stack, FALLBACK_COLOURS[zlib.crc32(stack.encode()) % len(FALLBACK_COLOURS)])
+
+
+def stack_label(stack: str) -> str:
+    return stack_style(stack).label
+
+
+def stack_sort_key(stack: str) -> tuple[int, str]:
+    """Known stacks in the table's order, then unknown ids alphabetically."""
+    order = list(STACK_STYLES)
+    return (order.index(stack), "") if stack in STACK_STYLES else (len(order), stack)
+
+
+def endpoint_sort_key(endpoint: str) -> tuple[int, str]:
+    order = [e.value for e in Endpoint]
+    return (order.index(endpoint), "") if endpoint in order else (len(order), endpoint)
+
+
+def endpoint_title(endpoint: str) -> str:
+    """`GET /ping/` for a known endpoint id, the id itself otherwise."""
+    if endpoint not in ENDPOINT_PATHS:
+        return endpoint
+    method, path = ENDPOINT_PATHS[endpoint]
+    return f"{method} {path}"

@@ -1,0 +1,53 @@
+"""/ping/ (the framework floor) and /info/ (what this server really runs, read live)."""
+
+import asyncio
+import json
+import platform
+from importlib.metadata import version
+
+from anyio import to_thread
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from fastapi_service import async_db
+from fastapi_service.config import SETTINGS
+
+router = APIRouter()
+
+# Django's /ping/ says text/plain without a charset; Starlette would append one.
+_PING_HEADERS = {"content-type": "text/plain"}
+_PACKAGES = ("fastapi", "starlette", "tortoise-orm", "aiomysql", "pymysql", "mysqlclient", "jinja2", "anyio",
+             "granian")
+
+
+@router.get("/ping/")
+async def ping() -> Response:
+    return Response(b"pong", headers=_PING_HEADERS)
+
+
+@router.get("/info/")
+async def info() -> Response:
+    pool = async_db.pool_info()
+    loop = type(asyncio.get_running_loop())
+    body = {
+        "stack": "fastapi",
+        "framework": "fastapi",
+        "interface": "asgi",
+        "server": "granian",
+        "versions": {"python": platform.python_version(), **{name: version(name) for name in _PACKAGES}},
+        "db_driver": pool["driver"],
+        "sync_db_driver": "mysqlclient",
+        "settings": {
+            "debug": SETTINGS.debug,
+            "pool": pool,
+            "pool_size": SETTINGS.fastapi_pool_size,
+            "sync_threads": int(to_thread.current_default_thread_limiter().total_tokens),
+            "workers": SETTINGS.fastapi_workers,
+            "loop": SETTINGS.loop,
+            "running_loop": f"{loop.__module__}.{loop.__name__}",
+            "io_dir": str(SETTINGS.io_dir),
+            "ping_view": "async",
+            "middleware": [],
+        },
+    }
+    return Response(json.dumps(body), media_type="application/json")
