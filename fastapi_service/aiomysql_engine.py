@@ -12,8 +12,8 @@ import sys
 
 sys.modules.setdefault("asyncmy", None)
 
-import aiomysql
-from tortoise.backends.mysql import client
+import aiomysql  # noqa: E402
+from tortoise.backends.mysql import client  # noqa: E402
 
 if client.mysql is not aiomysql:
     raise ImportError(f"tortoise.backends.mysql is bound to {client.mysql.__name__}, not aiomysql: "

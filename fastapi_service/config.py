@@ -17,8 +17,8 @@ def tortoise_config(settings: Settings) -> dict:
     minsize == maxsize: every connection is opened at startup, so no connection set-up
     happens while a level is measured. `sql_mode: None` keeps the server's sql_mode, as
     Django and the sync path do (Tortoise would otherwise send `SET sql_mode` per connection).
-    Autocommit needs no setting: Tortoise always opens the pool with autocommit on, and
-    transactions are explicit (`in_transaction()` sends BEGIN ... COMMIT).
+    Autocommit has no key here: Tortoise opens its pool with autocommit on and drops an
+    `autocommit` key; async_db.open_pool checks it (see there why it matters).
     """
     db = settings.database
     credentials = {"host": db.host, "port": db.port, "user": db.user, "password": db.password,

@@ -2,10 +2,12 @@
 Django view has under WSGI. FastAPI runs plain `def` endpoints in anyio's thread pool
 (FASTAPI_SYNC_THREADS threads, set in main.py), so there are at most that many.
 
-Connections stay open for the thread's life with autocommit on; a transaction is always
-explicit (BEGIN ... COMMIT). After any error the thread's connection is closed, which
-makes the server roll back whatever it had open, and the next request opens a new one:
-no connection is ever left idle inside a transaction.
+Connections stay open for the thread's life with autocommit on, set explicitly: mysqlclient
+defaults to off (PEP 249), and then the SELECT COUNT(*) after each block's COMMIT would
+open a transaction that stays open, idle, between requests (the leak async_db describes).
+A transaction is always explicit (BEGIN ... COMMIT). After any error the thread's
+connection is closed, which makes the server roll back whatever it had open, and the next
+request opens a new one.
 """
 
 import threading

@@ -73,7 +73,10 @@ def server_command(stack: str, settings: Settings, host: str, port: int) -> list
                "--backpressure", str(settings.backpressure), "--working-dir", str(spec.working_dir),
                "--log-level", "warning", "--no-access-log"]
     if spec.interface == "wsgi":
-        command += ["--blocking-threads", str(settings.django_wsgi_blocking_threads)]
+        # Idle blocking threads are retired after 30 s by default, abandoning their Django
+        # connection; keep them for the longest Granian allows.
+        command += ["--blocking-threads", str(settings.django_wsgi_blocking_threads),
+                    "--blocking-threads-idle-timeout", "600"]
     return command + [spec.target]
 
 

@@ -6,7 +6,7 @@ import sys
 from bench.driver.users_page import SEED_FILE
 from lab import db
 from lab.config import ROOT
-from tests.conftest import MANAGE
+from conftest import MANAGE
 
 
 def test_fixture_generator_is_deterministic(tmp_path):

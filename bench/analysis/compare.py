@@ -79,7 +79,8 @@ def quiet_differences(runs: list[Run]) -> list[Difference]:
 
 
 def run_warnings(runs: list[Run], labels: list[str]) -> list[str]:
-    """Runs that are themselves incomplete: their figures cover less than they should."""
+    """Runs that are themselves incomplete (not finished, stacks skipped, lines unreadable):
+    their figures cover less than they should."""
     lines = []
     for label, run in zip(labels, runs, strict=True):
         status = run.info.get("status", UNKNOWN)
@@ -87,6 +88,7 @@ def run_warnings(runs: list[Run], labels: list[str]) -> list[str]:
             lines.append(f"run {label} ({run.run_id}) is {status}, not complete")
         lines += [f"run {label}: stack {stack} {info['status']} ({info.get('reason') or 'no reason'})"
                   for stack, info in run.stacks.items() if info.get("status") in ("skipped", "failed")]
+        lines += [f"run {label}: {problem}" for problem in run.problems]
     return lines
 
 

@@ -35,6 +35,12 @@ def escape_cell(value: object) -> str:
     return " ".join(str(value).split()).replace("|", "\\|")
 
 
+def code_span(text: str) -> str:
+    """Text from outside (log tails, redacted settings) as a code span, so `<`, `*` or `_` in
+    it reach the reader as typed instead of becoming Markdown or HTML."""
+    return "`" + text.replace("`", "'") + "`"
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     lines = ["| " + " | ".join(escape_cell(h) for h in headers) + " |",
              "|" + "---|" * len(headers)]

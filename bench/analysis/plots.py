@@ -236,8 +236,9 @@ def _save(fig: Figure, path: Path) -> Path:
 
 def draw_summary(best: pd.DataFrame, footer: str, path: Path) -> Path:
     """Best median throughput per stack per endpoint (a panel per tool), each bar labelled
-    with its ratio to django-wsgi; a bar is hatched when its best level carries a flag or
-    some rows of its series failed or were invalid, since the best figure may hide them."""
+    with its ratio to django-wsgi (its RPS when the run has no django-wsgi). A bar is
+    hatched when its best level carries a flag or some rows of its series failed or were
+    invalid, since the best figure may hide them."""
     width, height = CHART_SIZE_PX
     fig = Figure(figsize=(width / DPI, height / DPI), dpi=DPI)
     tools = list(dict.fromkeys(best["tool"])) or ["wrk"]
@@ -263,9 +264,9 @@ def draw_summary(best: pd.DataFrame, footer: str, path: Path) -> Path:
                 x = position - 0.4 + bar * (offset + 0.5)
                 ax.bar(x, row["rps_median"], width=bar, color=stack_style(stack).colour,
                        hatch="//" if flagged else None, edgecolor="white" if flagged else None)
-                if not math.isnan(row["ratio"]):
-                    ax.annotate(f"{row['ratio']:.2f}×", (x, row["rps_median"]), xytext=(0, 3),
-                                textcoords="offset points", ha="center", va="bottom", rotation=90, fontsize=8)
+                label = f"{row['rps_median']:,.0f}" if math.isnan(row["ratio"]) else f"{row['ratio']:.2f}×"
+                ax.annotate(label, (x, row["rps_median"]), xytext=(0, 3), textcoords="offset points",
+                            ha="center", va="bottom", rotation=90, fontsize=8)
         ax.set_yscale("log")
         _plain_log_labels(ax.yaxis)
         ax.set_ylim(top=ax.get_ylim()[1] * 4)  # room for the labels above the tallest bar
@@ -278,7 +279,7 @@ def draw_summary(best: pd.DataFrame, footer: str, path: Path) -> Path:
         handles.append(Patch(facecolor="lightgrey", hatch="//", edgecolor="white",
                              label="best level flagged, or rows failed/invalid (see report)"))
     if BASELINE not in stacks:
-        handles.append(Patch(color="none", label="no Django WSGI in this run: no ratios"))
+        handles.append(Patch(color="none", label="no Django WSGI in this run: bars labelled with RPS"))
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=9, frameon=False,
                bbox_to_anchor=(0.5, 0.03))
     fig.subplots_adjust(left=0.07, right=0.98, top=0.88, bottom=0.22, wspace=0.25)

@@ -68,6 +68,8 @@ class Comparison:
                     f"medians {self.ratio:.2f}×)")
         else:
             noise = ""
+        if f"{self.ratio:.2f}" == "1.00":
+            return f"{a} and {b} are level (1.00×){noise}"
         if self.ratio >= 1:
             return f"{a} is ahead at {self.ratio:.2f}× {b}'s throughput{noise}"
         return f"{b} is ahead at {1 / self.ratio:.2f}× {a}'s throughput{noise}"
@@ -88,7 +90,7 @@ def _range(row: pd.Series) -> str:
 
 
 def _peak(row: pd.Series) -> str:
-    return f"{fmt_rps(row['rps_median'])} RPS (c={row['concurrency']})"
+    return f"{fmt_rps(row['rps_median'])} RPS at c={row['concurrency']}"
 
 
 def _with_cautions(sentence: str, comparisons: list[Comparison]) -> str:
