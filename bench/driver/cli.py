@@ -18,7 +18,16 @@ from pathlib import Path
 
 from bench.driver.profiles import PROFILES, Profile
 from bench.driver.results import RunFiles
-from bench.driver.runner import ExternalServer, Plan, Runner, new_run, prepare_database
+from bench.driver.runner import (
+    ExternalServer,
+    Plan,
+    Runner,
+    database_needs_starting,
+    interrupted_status,
+    new_run,
+    prepare_database,
+    stop_on_sigterm,
+)
 from bench.schema import Endpoint, Stack, Tool
 from lab import db
 from lab.config import ROOT, available_cpus, load_or_exit
@@ -145,9 +154,10 @@ def main(argv: list[str]) -> int:
     if reason:
         print(f"{prog}: {reason}", file=sys.stderr)
         return 1
-    started_db = False
+    stop_on_sigterm()
+    started_db = database_needs_starting(settings)
     try:
-        started_db = prepare_database(settings)
+        prepare_database(settings)
         if plan.url:
             try:
                 plan = replace(plan, stacks=(ExternalServer(plan.url).stack,))
@@ -166,8 +176,8 @@ def main(argv: list[str]) -> int:
     except db.DatabaseError as error:
         print(f"{prog}: database: {error}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt as stop:
+        return interrupted_status(stop)
     finally:
         if started_db:
             db.stop()

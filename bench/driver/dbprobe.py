@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from pathlib import Path
 
 import MySQLdb
@@ -17,9 +18,11 @@ from lab import db
 from lab.config import Settings
 
 HISTORY_RE = re.compile(r"History list length (\d+)")
-# Client error codes meaning the server is not there (any more): gone away, lost,
-# cannot connect over the socket or TCP.
-CONNECTION_LOST = {2002, 2003, 2006, 2013}
+# Error codes meaning the server is not there (any more): shutting down, cannot connect
+# over the socket or TCP, gone away, lost (also with a system error).
+CONNECTION_LOST = {1053, 2002, 2003, 2006, 2013, 2055}
+GENERAL_LOG_LOCK = "asgi-wsgi-lab general log"
+GENERAL_LOG_WAIT_S = 60
 
 
 class DatabaseGone(RuntimeError):
@@ -36,6 +39,8 @@ class DbProbe:
         except MySQLdb.OperationalError as error:
             raise DatabaseGone(f"database unavailable: {error.args[-1]}") from None
         self.thread_id = self.conn.thread_id()
+        self.lab_threads: set[int] = set()
+        self.log_marker = ""
 
     def close(self) -> None:
         try:
@@ -94,17 +99,44 @@ class DbProbe:
                                                          (names,))}
 
     def general_log_on(self) -> None:
-        self.query("SET GLOBAL log_output = 'TABLE'")
-        self.query("TRUNCATE TABLE mysql.general_log")
-        self.query("SET GLOBAL general_log = 1")
+        """Log every statement from now on, starting with a marker of our own; note the lab
+        database's sessions already open (persistent connections): their statements count,
+        as do new sessions'. Lab runs sharing one MariaDB take turns (a named lock)."""
+        self.query("SELECT GET_LOCK(%s, %s)", (GENERAL_LOG_LOCK, GENERAL_LOG_WAIT_S))
+        try:
+            self.query("SET GLOBAL log_output = 'TABLE'")
+            self.query("TRUNCATE TABLE mysql.general_log")
+            self.query("SET GLOBAL general_log = 1")
+            self.log_marker = f"bench gate {uuid.uuid4().hex}"
+            self.query("SELECT %s", (self.log_marker,))
+            self.lab_threads = {int(row[0]) for row in self.query(
+                "SELECT id FROM information_schema.processlist WHERE db = %s", (self.settings.database.name,))}
+        except BaseException:  # never leave the log on (it slows MariaDB) nor the lock held
+            self.query("SET GLOBAL general_log = 0")
+            self.query("SELECT RELEASE_LOCK(%s)", (GENERAL_LOG_LOCK,))
+            raise
 
-    def general_log_off(self) -> list[tuple[int, str, str]]:
-        """Switch the log off and return (thread, command type, statement) of other sessions."""
-        self.query("SET GLOBAL general_log = 0")
-        rows = self.query("SELECT thread_id, command_type, CONVERT(argument USING utf8mb4) "
-                          "FROM mysql.general_log ORDER BY event_time")
-        self.query("TRUNCATE TABLE mysql.general_log")
-        return [(int(t), c, a or "") for t, c, a in rows if int(t) != self.thread_id]
+    def general_log_off(self) -> tuple[list[tuple[int, str, str]], bool]:
+        """Switch the log off; return (thread, command type, statement) of the lab database's
+        sessions only, and whether the log is intact.
+
+        The log is server-wide. Any other client of the same MariaDB (another lab database
+        such as the tests', a shared DATABASE_URL server) would add its statements to the
+        stack's counts, and another lab run's gate switches the log off and empties it: the
+        log is intact only when it is still on and still holds our marker."""
+        try:
+            still_on = self.query("SELECT @@GLOBAL.general_log")[0][0] == 1
+            self.query("SET GLOBAL general_log = 0")
+            rows = self.query("SELECT thread_id, command_type, CONVERT(argument USING utf8mb4) "
+                              "FROM mysql.general_log ORDER BY event_time")
+            self.query("TRUNCATE TABLE mysql.general_log")
+        finally:
+            self.query("SELECT RELEASE_LOCK(%s)", (GENERAL_LOG_LOCK,))
+        rows = [(int(t), c, a or "") for t, c, a in rows]
+        intact = still_on and any(t == self.thread_id and self.log_marker in a for t, _, a in rows)
+        connected = f" on {self.settings.database.name} using "
+        threads = self.lab_threads | {t for t, c, a in rows if c == "Connect" and connected in a}
+        return [(t, c, a) for t, c, a in rows if t in threads and t != self.thread_id], intact
 
 
 def mariadbd_pid(settings: Settings) -> int | None:

@@ -23,7 +23,17 @@ from bench.driver.results import RunFiles
 from bench.driver.sampling import LevelSample
 from bench.driver.tools import now, run_tool
 from bench.driver.verify import verify
-from bench.schema import ENDPOINT_PATHS, ERROR_KEYS, LATENCY_KEYS, SCHEMA_VERSION, Endpoint, Flag, Tool
+from bench.schema import (
+    DB_KEYS,
+    ENDPOINT_PATHS,
+    ERROR_KEYS,
+    LATENCY_KEYS,
+    SCHEMA_VERSION,
+    SERVER_KEYS,
+    Endpoint,
+    Flag,
+    Tool,
+)
 from lab import db
 from lab.config import ROOT, Settings
 from lab.limits import Cgroup, CgroupV1, CgroupV2, Limiter
@@ -111,8 +121,22 @@ def _flags(status: str, valid: bool, error_count: int | None, client: dict, data
     return [str(f) for f in flags]
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C (server stopped, rows kept, run marked interrupted),
+    with its own exit status: 143, not 130."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
+
+
+def stop_on_sigterm() -> None:
+    """Make SIGTERM stop the driver the way Ctrl-C does; set before anything is started."""
+    signal.signal(signal.SIGTERM, _terminate)
+
+
+def interrupted_status(stop: KeyboardInterrupt) -> int:
+    return 143 if isinstance(stop, Terminated) else 130
 
 
 class Runner:
@@ -156,7 +180,6 @@ class Runner:
     # --- the loop ----------------------------------------------------------------------
     def execute(self) -> int:
         """Measure every stack; returns the exit code (0 complete, 1 failed, 130/143 stopped)."""
-        signal.signal(signal.SIGTERM, _interrupt)
         code = 0
         try:
             self.probe = DbProbe(self.settings)
@@ -169,10 +192,10 @@ class Runner:
                     continue
                 self.measure_stack(stack)
             self.run["status"] = "complete"
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:
             print("\nbench: interrupted; finished rows are kept; resume with --resume " + str(self.files.dir),
                   file=sys.stderr)
-            self.run["status"], code = "interrupted", 130
+            self.run["status"], code = "interrupted", interrupted_status(stop)
         except DatabaseGone as error:
             print(f"bench: {error}; stopping the run (finished rows are kept)", file=sys.stderr)
             self.run["status"], code = "failed", 1
@@ -184,10 +207,11 @@ class Runner:
         return code
 
     def reset_database_state(self) -> None:
-        """Every stack starts from the same state: no bench_records rows, no io files."""
+        """Every stack starts from the same state: no io files, no bench_records rows (io
+        files first: they go even when the database has gone away)."""
         assert self.probe is not None
-        self.probe.reset_bench_records()
         empty_io_dir(self.settings.io_dir)
+        self.probe.reset_bench_records()
 
     def measure_stack(self, stack: str) -> None:
         info = self.stack_info(stack)
@@ -224,6 +248,9 @@ class Runner:
         except (ServerDied, PortTaken, StackAbort) as error:
             info["status"], info["reason"] = "failed", str(error)
             print(f"bench: {stack}: {error}", file=sys.stderr)
+        except DatabaseGone as error:  # the run stops (Runner.execute); the stack says why
+            info["status"], info["reason"] = "failed", str(error)
+            raise
         finally:
             if isinstance(server, Server):
                 server.stop()
@@ -258,11 +285,17 @@ class Runner:
         except ServerDied as error:
             died = str(error)
         result = outcome.result
-        server_section, db_section = sample.finish(result.requests if result else None)
+        try:
+            server_section, db_section = sample.finish(result.requests if result else None)
+        except DatabaseGone as error:  # a failed row, then the run stops
+            gone = error
+            server_section, db_section = dict.fromkeys(SERVER_KEYS), dict.fromkeys(DB_KEYS)
+        else:
+            gone = None
         client = {"cpu_pct": outcome.client_cpu_s / outcome.elapsed_s * 100,
                   "cpu_share": outcome.client_cpu_s / outcome.elapsed_s / len(self.settings.client_cpus),
                   "cpus": list(self.settings.client_cpus)}
-        failure = died or outcome.failure
+        failure = died or (str(gone) if gone else None) or outcome.failure
         if failure:
             status, valid, reason = "failed", False, None
             errors = {}
@@ -291,6 +324,8 @@ class Runner:
         self.files.append_row(row)
         self.level_seconds.append(time.monotonic() - started_clock)
         self.progress(row)
+        if gone:
+            raise gone
         if died:
             self.restart(server, stack, died)
 
@@ -306,13 +341,21 @@ class Runner:
         server.wait_ready()
 
 
-def prepare_database(settings: Settings) -> bool:
-    """Start the private MariaDB if needed, migrate, seed. True when this call started it."""
-    was_running = not settings.database.private or db.running_pid() is not None
+def database_needs_starting(settings: Settings) -> bool:
+    """Whether prepare_database will start the private MariaDB (then the driver stops it at
+    exit). Asked before starting it, so an interruption during start-up still stops it."""
+    return settings.database.private and db.running_pid() is None
+
+
+def prepare_database(settings: Settings) -> None:
+    """Start the private MariaDB if needed, migrate, seed; db.DatabaseError with the tail
+    of manage.py's output when that fails."""
     db.start(settings)
     for command in (["migrate", "--noinput", "-v", "0"], ["seed_users"]):
-        subprocess.run(MANAGE + command, check=True, cwd=ROOT / "project", capture_output=True)
-    return not was_running
+        result = subprocess.run(MANAGE + command, cwd=ROOT / "project", capture_output=True, text=True)
+        if result.returncode != 0:
+            tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise db.DatabaseError(f"manage.py {command[0]} exited with status {result.returncode}: {tail[0]}")
 
 
 def new_run(plan: Plan, run_id: str) -> dict:

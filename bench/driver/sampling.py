@@ -130,7 +130,10 @@ class LevelSample:
             peak = max(peak, usage.peak_memory_bytes)
         quota = self.settings.server_cpu_quota if self.cgroup and self.cgroup.paths() else len(
             self.settings.server_cpus)
-        per_req = (lambda cpu_s: cpu_s * 1000 / requests if requests and cpu_s is not None else None)
+
+        def per_req(cpu_s: float | None) -> float | None:
+            return cpu_s * 1000 / requests if requests and cpu_s is not None else None
+
         server = {
             "cpu_pct": server_cpu / elapsed * 100 if server_cpu is not None else None,
             "cpu_share": server_cpu / elapsed / quota if server_cpu is not None else None,

@@ -22,6 +22,7 @@ from lab.config import Settings
 from lab.io_files import RESPONSE_BODY
 
 STATEMENT_REQUESTS = 3  # io requests run with the general log on, per io endpoint
+LOG_ATTEMPTS = 3  # counting is redone only when another client disturbed the log
 EXPECTED_WORKLOAD = {"insert": 80, "update": 40, "delete": 80, "commit": 8, "select": 16}
 CONTENT_TYPES = {
     Endpoint.PING: "text/plain",
@@ -131,18 +132,31 @@ class Gate:
                 "summary": f"{self.stack}: {summary}" if summary else self.stack,
                 "failed": [f"{c['name']} ({c['detail']})" if c["detail"] else c["name"] for c in failed]}
 
-    def _count_statements(self, client: httpx.Client, endpoint: Endpoint) -> None:
+    def _logged_requests(self, client: httpx.Client, endpoint: Endpoint) -> list[tuple[int, str, str]] | None:
+        """The general log of STATEMENT_REQUESTS requests; None when another client of the
+        database switched the log off or emptied it meanwhile (the counts would be wrong)."""
         method, path = ENDPOINT_PATHS[endpoint]
-        try:
-            self.probe.general_log_on()
-        except MySQLdb.Error as error:  # no rights to the general log on a DATABASE_URL server
-            self.check(f"{endpoint}: statement counts", False, f"general log unavailable: {error}")
-            return
+        self.probe.general_log_on()
         try:
             for _ in range(STATEMENT_REQUESTS):
                 client.request(method, self.base_url + path)
         finally:
-            log = self.probe.general_log_off()
+            log, intact = self.probe.general_log_off()
+        return log if intact else None
+
+    def _count_statements(self, client: httpx.Client, endpoint: Endpoint) -> None:
+        for _ in range(LOG_ATTEMPTS):
+            try:
+                log = self._logged_requests(client, endpoint)
+            except MySQLdb.Error as error:  # no rights to the general log on a DATABASE_URL server
+                self.check(f"{endpoint}: statement counts", False, f"general log unavailable: {error}")
+                return
+            if log is not None:
+                break
+        else:
+            self.check(f"{endpoint}: statement counts", False, f"another client of the database switched the "
+                       f"general log off or emptied it during each of {LOG_ATTEMPTS} attempts")
+            return
         per_request = statements_per_request(log, STATEMENT_REQUESTS)
         self.statements[str(endpoint)] = per_request
         got = {kind: per_request["workload"].get(kind, 0) for kind in EXPECTED_WORKLOAD}

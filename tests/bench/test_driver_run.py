@@ -1,0 +1,257 @@
+"""bench/run_wrk.sh and bench/run_ab.sh end to end: short real runs (smoke profile) of the
+real stacks on Granian under their limits, against the real MariaDB, measured by the
+real wrk and ab, run the way a user runs them. What they leave on disk must follow the
+results contract (bench/schema.py, DESIGN.md section 6), and nothing else may be left.
+
+The driver runs on its own database (not the session's `lab_test`): it truncates
+bench_records and switches MariaDB's general log, which other tests must not see.
+The helpers here are shared with test_driver_faults.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import product
+from pathlib import Path
+
+import pytest
+
+from bench.rawfile import read_raw
+from bench.schema import Stack, validate_row, validate_run
+from lab import db
+from lab.config import ROOT, Settings, format_cpus
+from lab.limits import CGROUP_ROOT, GROUP_PARENT, Limiter
+
+SCRIPTS = {"wrk": ROOT / "bench" / "run_wrk.sh", "ab": ROOT / "bench" / "run_ab.sh"}
+DJANGO = "django-wsgi django-asgi"
+WORKLOAD = {"insert": 80, "update": 40, "delete": 80, "commit": 8, "select": 16}
+SMOKE = ["--profile", "smoke", "--duration", "1", "--repeats", "1"]
+MARKER = "BENCH_TEST_MARKER"  # in the driver's environment, so inherited by all it starts
+
+
+# --- helpers shared with test_driver_faults.py ----------------------------------------------
+def driver_env(database_name: str, io_dir: Path, marker: str) -> dict[str, str]:
+    return {**os.environ, "DB_NAME": database_name, "IO_DIR": str(io_dir), MARKER: marker}
+
+
+def marked_processes(marker: str) -> dict[int, str]:
+    """pid -> command line of every process whose environment carries the marker: what a
+    driver started (servers, tools, manage.py) and anything those started in turn."""
+    needle = f"{MARKER}={marker}".encode()
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if needle in (entry / "environ").read_bytes().split(b"\0"):
+                    found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                pass
+    return found
+
+
+def run_cgroups(run_id: str) -> list[Path]:
+    """The run's server cgroups (v1: one per controller hierarchy; v2: one)."""
+    pattern = f"bench-{run_id}-*"
+    return sorted(CGROUP_ROOT.glob(f"*/{GROUP_PARENT}/{pattern}")) + sorted(
+        CGROUP_ROOT.glob(f"{GROUP_PARENT}/{pattern}"))
+
+
+def bench_records(settings: Settings, database_name: str) -> int:
+    conn = db.admin_connection(settings)
+    try:
+        cur = conn.cursor()
+        cur.execute(f"SELECT COUNT(*) FROM `{database_name}`.bench_records")
+        return cur.fetchone()[0]
+    finally:
+        conn.close()
+
+
+def drop_database(settings: Settings, database_name: str) -> None:
+    conn = db.admin_connection(settings)
+    try:
+        conn.cursor().execute(f"DROP DATABASE IF EXISTS `{database_name}`")
+    finally:
+        conn.close()
+
+
+def run_dirs(out: Path) -> list[Path]:
+    return sorted(p.parent for p in out.glob("*/run.json") if not p.parent.is_symlink())
+
+
+def read_run(run_dir: Path) -> tuple[dict, list[dict]]:
+    run = json.loads((run_dir / "run.json").read_text())
+    results = run_dir / "results.jsonl"
+    rows = [json.loads(line) for line in results.read_text().splitlines()] if results.exists() else []
+    return run, rows
+
+
+def row_key(row: dict) -> tuple:
+    return row["stack"], row["tool"], row["endpoint"], row["concurrency"], row["repeat"]
+
+
+def expected_keys(stacks: list[str], tools: list[str], endpoints: list[str], levels: list[int],
+                  repeats: int = 1) -> set[tuple]:
+    return set(product(stacks, tools, endpoints, levels, range(1, repeats + 1)))
+
+
+def assert_rows_follow_contract(run_dir: Path, rows: list[dict]) -> None:
+    """Every row passes the schema; every raw file is the tool's, read back intact."""
+    for row in rows:
+        assert validate_row(row) == [], row
+        raw = read_raw(run_dir / row["raw"])
+        pinned_to = format_cpus(row["client"]["cpus"])
+        assert raw.header["command"].split()[:4] == ["taskset", "-c", pinned_to, row["tool"]], raw.header
+        assert raw.header["exit_code"] == "0" or row["status"] == "failed", raw.stderr
+        if row["tool"] == "ab":
+            assert (run_dir / row["raw"]).with_suffix(".csv").exists(), row["raw"]
+    assert len({row_key(row) for row in rows}) == len(rows), "a level was recorded twice"
+
+
+# --- the runs -------------------------------------------------------------------------------
+@dataclass
+class Finished:
+    """One finished driver run, with what was left behind checked at once after it exited."""
+
+    proc: subprocess.CompletedProcess
+    run_dir: Path
+    run: dict
+    rows: list[dict]
+    latest: str  # where <out>/latest pointed right after the run
+    processes_left: dict[int, str]
+    cgroups_left: list[Path]
+    bench_records_left: int
+    io_files_left: list[Path]
+
+
+@pytest.fixture(scope="module")
+def run_db(database: Settings) -> Iterator[str]:
+    name = "lab_test_driver_run"
+    yield name
+    drop_database(database, name)
+
+
+@pytest.fixture(scope="module")
+def runs(database: Settings, run_db: str, tmp_path_factory) -> dict[str, Finished]:
+    """run_wrk.sh (seed 7) then run_ab.sh (random seed) into the same --out."""
+    out = tmp_path_factory.mktemp("results")
+    io_dir = tmp_path_factory.mktemp("io")
+    finished = {}
+    for tool, extra in (("wrk", ["--seed", "7"]), ("ab", [])):
+        marker = uuid.uuid4().hex
+        before = set(run_dirs(out))
+        proc = subprocess.run([SCRIPTS[tool], "--stacks", DJANGO, "--endpoints", "ping sync-io",
+                               "--concurrency", "1 4", *SMOKE, "--out", str(out), *extra],
+                              env=driver_env(run_db, io_dir, marker), capture_output=True, text=True, timeout=240)
+        (run_dir,) = set(run_dirs(out)) - before
+        run, rows = read_run(run_dir)
+        finished[tool] = Finished(proc, run_dir, run, rows, os.readlink(out / "latest"), marked_processes(marker),
+                                  run_cgroups(run["run_id"]), bench_records(database, run_db),
+                                  sorted(io_dir.iterdir()))
+    return finished
+
+
+@pytest.mark.parametrize("tool", ["wrk", "ab"])
+def test_run_completes_with_a_valid_run_json(runs, tool, database):
+    done = runs[tool]
+    assert done.proc.returncode == 0, done.proc.stderr
+    assert "Traceback" not in done.proc.stderr
+    run = done.run
+    assert validate_run(run) == []
+    assert run["status"] == "complete" and run["ended_at"]
+    assert run["tools"] == [tool]
+    assert run["profile"]["name"] == "smoke"
+    assert run["profile"]["concurrency"] == [1, 4] and run["profile"]["duration_s"] == 1
+    assert sorted(run["stack_order"]) == sorted(DJANGO.split())
+    if tool == "wrk":
+        assert run["shuffle_seed"] == 7
+    order = DJANGO.split()
+    random.Random(run["shuffle_seed"]).shuffle(order)
+    assert run["stack_order"] == order  # the recorded seed reproduces the order
+    placement = run["metadata"]["placement"]
+    assert placement["server_cpus"] == format_cpus(database.server_cpus)
+    assert placement["client_cpus"] == format_cpus(database.client_cpus)
+    assert placement["server_cpu_quota"] == database.server_cpu_quota
+    assert run["metadata"]["limiter"] in {str(limiter) for limiter in Limiter}
+    assert run["metadata"]["settings"]["database"]["password"] == "***"
+
+
+@pytest.mark.parametrize("tool", ["wrk", "ab"])
+def test_each_stack_records_its_command_and_a_passed_verification(runs, tool):
+    stacks = runs[tool].run["stacks"]
+    assert set(stacks) == set(DJANGO.split())
+    for stack, interface in (("django-wsgi", "wsgi"), ("django-asgi", "asginl")):
+        info = stacks[stack]
+        assert info["status"] == "measured" and info["reason"] is None and info["restarts"] == 0
+        command = info["server_command"]
+        assert command[0] == "taskset" and command[3].endswith("/granian")
+        assert command[command.index("--interface") + 1] == interface
+        verification = info["verification"]
+        assert verification["passed"], verification["failed"]
+        assert verification["failed"] == [] and all(check["passed"] for check in verification["checks"])
+        for endpoint in ("sync-io", "async-io"):
+            assert verification["statements_per_request"][endpoint]["workload"] == WORKLOAD
+    # Django ASGI (CONN_MAX_AGE=0) opens a connection per request, and the gate says so.
+    # (Django WSGI's persistent connections are opened by whichever of its blocking threads
+    # serves a request first, so its count during the gate is not a fixed number.)
+    asgi = stacks["django-asgi"]["verification"]
+    for endpoint in ("sync-io", "async-io"):
+        assert asgi["statements_per_request"][endpoint]["connections"] == 1
+        assert asgi["statements_per_request"][endpoint]["connection_setup"]["connect"] == 1
+    assert "django-asgi: sync-io: 1 connection, " in asgi["summary"]
+
+
+@pytest.mark.parametrize("tool", ["wrk", "ab"])
+def test_one_valid_row_per_level_with_its_raw_output(runs, tool, database):
+    done = runs[tool]
+    assert {row_key(row) for row in done.rows} == expected_keys(DJANGO.split(), [tool], ["ping", "sync-io"], [1, 4])
+    assert len(done.rows) == 8
+    assert_rows_follow_contract(done.run_dir, done.rows)
+    for row in done.rows:
+        assert row["run_id"] == done.run["run_id"]
+        assert row["status"] == "ok" and row["valid"], row["invalid_reason"]
+        assert row["rps"] > 0 and row["requests"] > 0 and row["error_count"] == 0
+        assert row["server"]["cpu_pct"] > 0 and row["server"]["peak_memory_bytes"] > 0
+        assert row["client"]["cpus"] == list(database.client_cpus)
+    raw_files = {p.relative_to(done.run_dir) for p in (done.run_dir / "raw").rglob("*.txt")}
+    assert raw_files == {Path(row["raw"]) for row in done.rows}  # none lost, none from discarded warm-ups
+
+
+def test_latest_points_at_the_newest_run(runs):
+    assert runs["wrk"].latest == runs["wrk"].run_dir.name
+    assert runs["ab"].latest == runs["ab"].run_dir.name
+    assert (runs["ab"].run_dir.parent / "latest" / "run.json").exists()
+
+
+@pytest.mark.parametrize("tool", ["wrk", "ab"])
+def test_nothing_is_left_behind(runs, tool):
+    done = runs[tool]
+    assert done.processes_left == {}
+    assert done.cgroups_left == []
+    assert done.bench_records_left == 0
+    assert done.io_files_left == []
+
+
+@pytest.mark.skipif(not (ROOT / "fastapi_service" / "main.py").exists(),
+                    reason="the fastapi stack (fastapi_service/main.py) is not written yet")
+def test_fastapi_stack_is_verified_and_measured(database, run_db, tmp_path):
+    marker = uuid.uuid4().hex
+    proc = subprocess.run([SCRIPTS["wrk"], "--stacks", "fastapi", "--endpoints", "ping sync-io",
+                           "--concurrency", "1", *SMOKE, "--out", str(tmp_path / "out")],
+                          env=driver_env(run_db, tmp_path / "io", marker), capture_output=True, text=True,
+                          timeout=120)
+    (run_dir,) = run_dirs(tmp_path / "out")
+    run, rows = read_run(run_dir)
+    info = run["stacks"][Stack.FASTAPI]
+    assert info["verification"]["passed"], info["verification"]["failed"]
+    assert proc.returncode == 0, proc.stderr
+    assert info["verification"]["statements_per_request"]["async-io"]["workload"] == WORKLOAD
+    assert {row_key(row) for row in rows} == expected_keys(["fastapi"], ["wrk"], ["ping", "sync-io"], [1])
+    assert_rows_follow_contract(run_dir, rows)
+    assert all(row["status"] == "ok" and row["valid"] for row in rows)
+    assert marked_processes(marker) == {} and run_cgroups(run["run_id"]) == []
