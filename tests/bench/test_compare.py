@@ -1,9 +1,7 @@
 """`python -m bench compare` on real saved runs: the ratio table holds the rows' ratios, and
 runs from different machines, limits or versions are called out loudly, key by key."""
 
-import contextlib
 import json
-import os
 import re
 import shutil
 import statistics
@@ -12,25 +10,13 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from saved_runs import RUN_DIRS, read_rows
 
 from bench.analysis import compare
 from bench.schema import ENDPOINT_PATHS
 
-RUNS_ROOT = Path(os.environ.get("LAB_RUNS_DIR", Path(__file__).parents[2] / "fixtures" / "runs"))
-RUN_DIRS = sorted(p.parent for p in RUNS_ROOT.glob("*/run.json"))
-needs_runs = pytest.mark.skipif(not RUN_DIRS, reason=f"no saved run folders under {RUNS_ROOT} yet "
-                                                      "(save real smoke/quick runs there)")
-
-
 DJANGO = {"django-wsgi", "django-asgi"}
 
-
-def read_rows(run_dir: Path) -> list[dict]:
-    rows = []
-    for line in (run_dir / "results.jsonl").read_text().splitlines():
-        with contextlib.suppress(ValueError):  # an interrupted run's cut-short last line
-            rows.append(json.loads(line))
-    return rows
 
 
 def best_rps(rows: list[dict], stack: str, endpoint: str, tool: str) -> float | None:
@@ -80,7 +66,6 @@ def title(endpoint: str) -> str:
     return f"{method} {path}"
 
 
-@needs_runs
 def test_identical_runs_give_ratio_one_and_no_warning(tmp_path, capsys):
     a = write_run(RUN_DIRS[0], tmp_path / "a")
     b = write_run(RUN_DIRS[0], tmp_path / "b")
@@ -99,7 +84,6 @@ def test_identical_runs_give_ratio_one_and_no_warning(tmp_path, capsys):
     assert "| run | stack |" in captured.out  # the ratio table is printed too
 
 
-@needs_runs
 def test_differing_metadata_is_warned_loudly_key_by_key(tmp_path, capsys):
     a = write_run(RUN_DIRS[0], tmp_path / "a")
     info = json.loads((a / "run.json").read_text())
@@ -116,7 +100,6 @@ def test_differing_metadata_is_warned_loudly_key_by_key(tmp_path, capsys):
         assert str(info["metadata"].get("cpu_model", "unknown")) in where
 
 
-@needs_runs
 def test_manual_flow_ratio_is_asgi_over_wsgi(tmp_path, capsys):
     """Two runs of one stack each, as `run_wrk.sh --url` makes them; the ratio is computed from the rows."""
     source = next((d for d in RUN_DIRS if {r["stack"] for r in read_rows(d)} >= DJANGO), None)
@@ -138,7 +121,6 @@ def test_manual_flow_ratio_is_asgi_over_wsgi(tmp_path, capsys):
     assert checked
 
 
-@needs_runs
 def test_a_slower_copy_shows_half_the_rate(tmp_path, capsys):
     a = write_run(RUN_DIRS[0], tmp_path / "a")
     b = write_run(RUN_DIRS[0], tmp_path / "b", rps_factor=0.5)
@@ -149,7 +131,6 @@ def test_a_slower_copy_shows_half_the_rate(tmp_path, capsys):
     assert halves and all(r["ratio"] == "0.50×" for r in halves)
 
 
-@needs_runs
 def test_overlay_charts_exist_at_the_fixed_size(tmp_path, capsys):
     a = write_run(RUN_DIRS[0], tmp_path / "a")
     b = write_run(RUN_DIRS[-1], tmp_path / "b")
@@ -166,7 +147,6 @@ def test_overlay_charts_exist_at_the_fixed_size(tmp_path, capsys):
     assert set(re.findall(r"\]\(charts/([^)]+)\)", text)) == expected
 
 
-@needs_runs
 def test_default_out_is_next_to_the_first_run(tmp_path, capsys):
     a = write_run(RUN_DIRS[0], tmp_path / "a")
     b = write_run(RUN_DIRS[0], tmp_path / "b")

@@ -28,7 +28,7 @@ def reported(stdout: str, pattern: str) -> int:
 def socket_errors(stdout: str) -> dict[str, int]:
     match = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", stdout)
     counts = [int(n) for n in match.groups()] if match else [0, 0, 0, 0]
-    return dict(zip(("connect", "read", "write", "timeout"), counts))
+    return dict(zip(("connect", "read", "write", "timeout"), counts, strict=True))
 
 
 @pytest.mark.parametrize("name", PARSEABLE)

@@ -3,22 +3,17 @@ and nothing a flag says can go unmarked."""
 
 import contextlib
 import json
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 from PIL import Image
+from saved_runs import RUN_DIRS
 
 from bench.analysis import plots
 from bench.analysis.frames import load_run
 from bench.analysis.stacks import FALLBACK_COLOURS, STACK_STYLES, stack_style
 from bench.schema import Flag, Stack
-
-RUNS_ROOT = Path(os.environ.get("LAB_RUNS_DIR", Path(__file__).parents[2] / "fixtures" / "runs"))
-RUN_DIRS = sorted(p.parent for p in RUNS_ROOT.glob("*/run.json"))
-needs_runs = pytest.mark.skipif(not RUN_DIRS, reason=f"no saved run folders under {RUNS_ROOT} yet "
-                                                      "(save real smoke/quick runs there)")
 
 # Written out here, not read from plots.METRICS, so a chart dropped from the code fails the test.
 CHARTS_PER_ENDPOINT = ("throughput", "latency-p50", "latency-p99", "error-rate", "server-cpu-ms", "db-cpu-ms",
@@ -42,7 +37,6 @@ def drawn(request, tmp_path_factory) -> tuple[Path, list[Path]]:
     return run_dir, plots.draw_run_charts(load_run(run_dir), run_dir / "charts")
 
 
-@needs_runs
 def test_every_expected_chart_exists_and_nothing_else(drawn):
     run_dir, paths = drawn
     expected = {f"{e}-{name}.png" for e in endpoints_in(run_dir) for name in CHARTS_PER_ENDPOINT}
@@ -51,7 +45,6 @@ def test_every_expected_chart_exists_and_nothing_else(drawn):
     assert {p.name for p in paths} == expected
 
 
-@needs_runs
 def test_charts_are_valid_pngs_of_the_fixed_size(drawn):
     _, paths = drawn
     assert plots.CHART_SIZE_PX == SIZE

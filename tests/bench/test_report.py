@@ -5,7 +5,6 @@ import base64
 import contextlib
 import io
 import json
-import os
 import re
 import shutil
 import statistics
@@ -14,23 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from saved_runs import RUN_DIRS, read_rows
 
 from bench.analysis import report
 from bench.analysis.frames import load_run
 from bench.schema import ENDPOINT_PATHS
-
-RUNS_ROOT = Path(os.environ.get("LAB_RUNS_DIR", Path(__file__).parents[2] / "fixtures" / "runs"))
-RUN_DIRS = sorted(p.parent for p in RUNS_ROOT.glob("*/run.json"))
-needs_runs = pytest.mark.skipif(not RUN_DIRS, reason=f"no saved run folders under {RUNS_ROOT} yet "
-                                                      "(save real smoke/quick runs there)")
-
-
-def read_rows(run_dir: Path) -> list[dict]:
-    rows = []
-    for line in (run_dir / "results.jsonl").read_text().splitlines():
-        with contextlib.suppress(ValueError):  # an interrupted run's cut-short last line
-            rows.append(json.loads(line))
-    return rows
 
 
 def best_by_series(rows: list[dict]) -> dict[tuple[str, str, str], tuple[float, int]]:
@@ -96,7 +83,6 @@ def reported(request, tmp_path_factory) -> tuple[Path, str, str]:
     return run_dir, (run_dir / "report.md").read_text(), printed.getvalue()
 
 
-@needs_runs
 def test_report_files_exist_and_their_paths_are_printed(reported):
     run_dir, _, printed = reported
     for path in (run_dir / "report.md", run_dir / "report.html", run_dir / "charts"):
@@ -104,7 +90,6 @@ def test_report_files_exist_and_their_paths_are_printed(reported):
         assert str(path) in printed
 
 
-@needs_runs
 def test_headline_figures_equal_the_rows(reported):
     run_dir, text, _ = reported
     best = best_by_series(read_rows(run_dir))
@@ -121,7 +106,6 @@ def test_headline_figures_equal_the_rows(reported):
     assert shown == {(s, title(e), t) for s, e, t in best}
 
 
-@needs_runs
 def test_every_flagged_row_is_listed(reported):
     run_dir, text, _ = reported
     flagged = [r for r in read_rows(run_dir) if is_flagged(r)]
@@ -136,7 +120,6 @@ def test_every_flagged_row_is_listed(reported):
             assert row["raw"] in line
 
 
-@needs_runs
 def test_html_is_self_contained_with_every_chart_embedded(reported):
     run_dir, _, _ = reported
     page = (run_dir / "report.html").read_text()
@@ -148,7 +131,6 @@ def test_html_is_self_contained_with_every_chart_embedded(reported):
     assert charts and embedded == charts
 
 
-@needs_runs
 def test_report_states_the_method_and_the_machine(reported):
     run_dir, text, _ = reported
     info = json.loads((run_dir / "run.json").read_text())
@@ -169,7 +151,6 @@ def stacks_in(run_dir: Path) -> set[str]:
     return {r["stack"] for r in read_rows(run_dir)}
 
 
-@needs_runs
 def test_a_skipped_stack_and_invalid_rows_still_report(tmp_path):
     source = RUN_DIRS[0]
     skipped = first_stack_with_rows(source)
@@ -196,7 +177,6 @@ def test_a_skipped_stack_and_invalid_rows_still_report(tmp_path):
     assert all(r["stack"] != skipped for rows in headline.values() for r in rows)
 
 
-@needs_runs
 def test_an_interrupted_run_says_so_loudly(tmp_path):
     source = RUN_DIRS[0]
 
@@ -213,7 +193,6 @@ def test_an_interrupted_run_says_so_loudly(tmp_path):
     assert "not JSON" in head
 
 
-@needs_runs
 def test_missing_metadata_reads_unknown(tmp_path):
     def edit_run(info):
         info["metadata"] = {}
@@ -244,7 +223,6 @@ def endpoint_lines(prose: str) -> list[str]:
     return [line for line in prose.splitlines() if line.startswith("- **")]
 
 
-@needs_runs
 def test_identical_stacks_are_within_noise(tmp_path):
     lines = endpoint_lines(django_twins(tmp_path, 1.0))
     assert lines
@@ -252,7 +230,6 @@ def test_identical_stacks_are_within_noise(tmp_path):
         assert "within noise" in line or "noise is unknown" in line, line
 
 
-@needs_runs
 def test_a_clear_gap_is_named_with_its_ratio(tmp_path):
     lines = endpoint_lines(django_twins(tmp_path, 0.5))
     assert lines
@@ -261,7 +238,6 @@ def test_a_clear_gap_is_named_with_its_ratio(tmp_path):
         assert "within noise" not in line, line
 
 
-@needs_runs
 def test_a_conclusion_from_a_db_bound_level_says_so(tmp_path):
     source = next((d for d in RUN_DIRS if "fastapi" in stacks_in(d)), None)
     if source is None:
