@@ -20,7 +20,7 @@ from bench.driver.dbprobe import DatabaseGone, DbProbe, empty_io_dir, mariadbd_p
 from bench.driver.metadata import collect_metadata
 from bench.driver.profiles import Profile
 from bench.driver.results import RunFiles
-from bench.driver.sampling import LevelSample
+from bench.driver.sampling import LevelSample, wait_until_idle
 from bench.driver.tools import now, run_tool
 from bench.driver.verify import verify
 from bench.schema import (
@@ -273,6 +273,7 @@ class Runner:
         method, path = ENDPOINT_PATHS[endpoint]
         raw_path = self.files.raw_path(tool, stack, endpoint, concurrency, repeat)
         cgroup = server.cgroup
+        wait_until_idle(cgroup, self.settings.server_cpu_quota)
         sample = LevelSample(self.settings, self.probe, cgroup, server.pids if cgroup is None and isinstance(
             server, Server) else None, mariadbd_pid(self.settings))
         started = now()

@@ -155,3 +155,25 @@ class LevelSample:
             "open_trx_after": open_trx,
         }
         return server, database
+
+
+IDLE_SHARE = 0.05  # below 5 % of its quota the server is taken as idle
+IDLE_WINDOW_S = 0.2
+IDLE_TIMEOUT_S = 15.0
+
+
+def wait_until_idle(cgroup: Cgroup | None, quota_cpus: float) -> float:
+    """Wait until the server has finished the previous level's queued requests.
+
+    wrk and ab stop at the deadline, but the server goes on serving what was queued (a
+    WSGI server cannot cancel a request); without this wait that backlog is billed to
+    the next level. Returns the seconds waited (bounded by IDLE_TIMEOUT_S)."""
+    if cgroup is None:
+        return 0.0
+    started = time.monotonic()
+    while time.monotonic() - started < IDLE_TIMEOUT_S:
+        before = cgroup.usage().cpu_ns
+        time.sleep(IDLE_WINDOW_S)
+        if (cgroup.usage().cpu_ns - before) / 1e9 / IDLE_WINDOW_S < IDLE_SHARE * quota_cpus:
+            break
+    return time.monotonic() - started
