@@ -2,10 +2,10 @@
 
 import httpx
 import pytest
+from conftest import StatusCounters, io_dir_files
 
 from lab import db
 from lab.io_files import RESPONSE_BODY
-from conftest import StatusCounters, io_dir_files
 
 DJANGO_STACKS = ("django-wsgi", "django-asgi")
 IO_PATHS = ("/sync/io/", "/async/io/")

@@ -3,10 +3,11 @@
 import subprocess
 import sys
 
+from conftest import MANAGE
+
 from bench.driver.users_page import SEED_FILE
 from lab import db
 from lab.config import ROOT
-from conftest import MANAGE
 
 
 def test_fixture_generator_is_deterministic(tmp_path):
