@@ -222,6 +222,9 @@ def main(argv: list[str]) -> int:
     server = Server(stack_for(args.framework, settings), settings, port=args.port)
     record = RUN_DIR / f"server-{server.port}.json"
     signal.signal(signal.SIGTERM, _raise_exit)
+    # Started in the background by a non-interactive shell, SIGINT arrives ignored and
+    # Python installs no handler: `kill -INT` must stop the server all the same.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         server.start()
         if server.warning:

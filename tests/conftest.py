@@ -48,7 +48,7 @@ def database(settings: Settings) -> Iterator[Settings]:
 
 
 @pytest.fixture(scope="session")
-def servers(database: Settings, tmp_path_factory) -> Iterator[dict[str, Server]]:
+def servers(database: Settings) -> Iterator[dict[str, Server]]:
     """Lazily started servers by stack id, shared by the whole session."""
     started: dict[str, Server] = {}
     yield started
@@ -89,6 +89,17 @@ class StatusCounters:
         cur = self.conn.cursor()
         cur.execute("SHOW GLOBAL STATUS WHERE Variable_name IN %s", (WORKLOAD_STATUS,))
         return {name: int(value) for name, value in cur.fetchall()}
+
+
+def bench_record_count(settings: Settings, database_name: str | None = None) -> int:
+    """Rows in bench_records (of the settings' database, or the one named)."""
+    conn = db.admin_connection(settings)
+    try:
+        cur = conn.cursor()
+        cur.execute(f"SELECT COUNT(*) FROM `{database_name or settings.database.name}`.bench_records")
+        return cur.fetchone()[0]
+    finally:
+        conn.close()
 
 
 def io_dir_files(settings: Settings) -> list[Path]:

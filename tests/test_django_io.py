@@ -2,24 +2,14 @@
 
 import httpx
 import pytest
-from conftest import StatusCounters, io_dir_files
+from conftest import StatusCounters, bench_record_count, io_dir_files
 
-from lab import db
 from lab.io_files import RESPONSE_BODY
 
 DJANGO_STACKS = ("django-wsgi", "django-asgi")
 IO_PATHS = ("/sync/io/", "/async/io/")
 REQUESTS = 5
 
-
-def bench_records_count(settings) -> int:
-    conn = db.app_connection(settings)
-    try:
-        cur = conn.cursor()
-        cur.execute("SELECT COUNT(*) FROM bench_records")
-        return cur.fetchone()[0]
-    finally:
-        conn.close()
 
 
 @pytest.mark.parametrize("stack", DJANGO_STACKS)
@@ -49,7 +39,7 @@ def test_io_statements_body_and_cleanup(start_server, database, stack, path):
     else:
         # Persistent, one per Granian blocking thread, opened on a thread's first request.
         assert new_connections <= database.django_wsgi_blocking_threads
-    assert bench_records_count(database) == 0
+    assert bench_record_count(database) == 0
     assert io_dir_files(database) == []
 
 

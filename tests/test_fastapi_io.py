@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import StatusCounters, io_dir_files
+from conftest import StatusCounters, bench_record_count, io_dir_files
 
 from lab import db, io_files
 from lab.config import ROOT, Settings
@@ -99,15 +99,6 @@ def open_transactions(settings: Settings, connection_ids: set[int]) -> list[tupl
     finally:
         conn.close()
 
-
-def bench_record_count(settings: Settings) -> int:
-    conn = db.admin_connection(settings)
-    try:
-        cur = conn.cursor()
-        cur.execute(f"SELECT COUNT(*) FROM `{settings.database.name}`.bench_records")
-        return cur.fetchone()[0]
-    finally:
-        conn.close()
 
 
 @pytest.mark.parametrize("path", IO_PATHS)

@@ -155,7 +155,8 @@ def main(argv: list[str]) -> int:
         print(f"{prog}: {reason}", file=sys.stderr)
         return 1
     stop_on_sigterm()
-    started_db = database_needs_starting(settings)
+    # A --url server depends on the database after the run too: never stop it under it.
+    started_db = database_needs_starting(settings) and not plan.url
     try:
         prepare_database(settings)
         if plan.url:

@@ -15,6 +15,7 @@ import time
 import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from bench.driver.dbprobe import DatabaseGone, DbProbe, empty_io_dir, mariadbd_pid
 from bench.driver.metadata import collect_metadata
@@ -75,7 +76,7 @@ class ExternalServer:
 
     def __init__(self, url: str):
         self.url = url.rstrip("/")
-        self.port = int(url.rsplit(":", 1)[1].split("/")[0]) if url.count(":") == 2 else 80
+        self.port = urlsplit(self.url).port or 80
         record_path = RUN_DIR / f"server-{self.port}.json"
         self.record = json.loads(record_path.read_text()) if record_path.exists() else None
         self.cgroup = _cgroup_from_record(self.record["cgroup"]) if self.record else None

@@ -22,11 +22,11 @@ from pathlib import Path
 
 import MySQLdb
 import pytest
+from conftest import bench_record_count
 from test_driver_run import (
     DJANGO,
     SCRIPTS,
     assert_rows_follow_contract,
-    bench_records,
     driver_env,
     drop_database,
     expected_keys,
@@ -133,7 +133,7 @@ def assert_left_nothing(driver: Driver, proc: subprocess.Popen, settings: Settin
     assert run_cgroups(run["run_id"]) == []
     assert not driver.io_dir.exists() or list(driver.io_dir.iterdir()) == []
     if settings is not None:
-        assert bench_records(settings, driver.database_name) == 0
+        assert bench_record_count(settings, driver.database_name) == 0
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ from itertools import product
 from pathlib import Path
 
 import pytest
+from conftest import bench_record_count
 
 from bench.rawfile import read_raw
 from bench.schema import Stack, validate_row, validate_run
@@ -61,15 +62,6 @@ def run_cgroups(run_id: str) -> list[Path]:
     return sorted(CGROUP_ROOT.glob(f"*/{GROUP_PARENT}/{pattern}")) + sorted(
         CGROUP_ROOT.glob(f"{GROUP_PARENT}/{pattern}"))
 
-
-def bench_records(settings: Settings, database_name: str) -> int:
-    conn = db.admin_connection(settings)
-    try:
-        cur = conn.cursor()
-        cur.execute(f"SELECT COUNT(*) FROM `{database_name}`.bench_records")
-        return cur.fetchone()[0]
-    finally:
-        conn.close()
 
 
 def drop_database(settings: Settings, database_name: str) -> None:
@@ -151,7 +143,7 @@ def runs(database: Settings, run_db: str, tmp_path_factory) -> dict[str, Finishe
         (run_dir,) = set(run_dirs(out)) - before
         run, rows = read_run(run_dir)
         finished[tool] = Finished(proc, run_dir, run, rows, os.readlink(out / "latest"), marked_processes(marker),
-                                  run_cgroups(run["run_id"]), bench_records(database, run_db),
+                                  run_cgroups(run["run_id"]), bench_record_count(database, run_db),
                                   sorted(io_dir.iterdir()))
     return finished
 
