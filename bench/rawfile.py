@@ -1,5 +1,5 @@
 """Raw tool output files: the tool's stdout and stderr kept byte-for-byte under a header
-that says how they were produced (DESIGN.md section 6, `raw/...`).
+that says how they were produced (docs/design.md, Results files, `raw/...`).
 
 The header records the byte length of each stream, so reading never searches for a
 marker inside the output: a tool may print anything, including lines like our own.

@@ -1,1 +1,1 @@
-"""The FastAPI mirror of the Django project: same URLs, tables and workload (DESIGN.md section 2)."""
+"""The FastAPI mirror of the Django project: same URLs, tables and workload (docs/design.md, Endpoints)."""

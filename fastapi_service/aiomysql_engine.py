@@ -1,8 +1,8 @@
 """Tortoise's MySQL backend, bound to aiomysql: the engine named in the Tortoise config.
 
 `tortoise.backends.mysql.client` chooses its driver when it is first imported: asyncmy
-whenever asyncmy is importable, else aiomysql, with no setting to say which (DESIGN.md
-section 8). The lab records aiomysql, so this engine makes asyncmy unimportable before
+whenever asyncmy is importable, else aiomysql, with no setting to say which (docs/design.md,
+Tortoise driver and pool defaults). The lab records aiomysql, so this engine makes asyncmy unimportable before
 that import (a None entry in sys.modules makes `import asyncmy` raise ImportError) and
 refuses to load if the backend still ended up on another driver, e.g. because something
 imported it earlier. /info/ reports the driver of the live pool, not this intent.

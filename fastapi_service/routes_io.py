@@ -1,4 +1,4 @@
-"""The io-intensive workload (DESIGN.md section 2), via the sync path (plain `def` in the
+"""The io-intensive workload (docs/design.md, The io workload), via the sync path (plain `def` in the
 thread pool: mysqlclient, plain file I/O) and the async path (Tortoise, aiofiles).
 
 Per request, on both paths: 2 file round trips, then 8 blocks of BEGIN, 10 INSERT,

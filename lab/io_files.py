@@ -1,5 +1,5 @@
 """The file half of the io-intensive workload and its fixed response, shared by every
-stack so that this part is the same code everywhere (DESIGN.md section 2)."""
+stack so that this part is the same code everywhere (docs/design.md, The io workload)."""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ STOP_TIMEOUT_S = 10
 
 @dataclass(frozen=True)
 class StackSpec:
-    """How Granian serves one stack (DESIGN.md section 1)."""
+    """How Granian serves one stack (docs/design.md, Stacks)."""
 
     framework: str
     interface: str  # Granian's --interface

@@ -1,6 +1,7 @@
 """/info/ says what the FastAPI server really runs: the driver read from its live pool, the
 pool size and sync threads from settings.env. And the driver pin holds even where asyncmy
-is importable, which Tortoise would otherwise pick without a word (DESIGN.md section 8)."""
+is importable, which Tortoise would otherwise pick without a word (docs/design.md,
+Tortoise driver and pool defaults)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""FastAPI's io workload on the real MariaDB (DESIGN.md section 2): the exact response,
+"""FastAPI's io workload on the real MariaDB (docs/design.md, The io workload): the exact response,
 the exact statements per request on both paths, nothing left behind (rows, files), and no
 connection of the service left inside a transaction after a burst of requests.
 

@@ -1,4 +1,4 @@
-"""FastAPI against Django on the same seeded database (DESIGN.md section 2): the users
+"""FastAPI against Django on the same seeded database (docs/design.md, Endpoints): the users
 table cell for cell, `?limit=` and every status code, on real Granian servers.
 
 Django is the reference; the seed rows themselves are a third witness, so that two stacks

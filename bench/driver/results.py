@@ -1,4 +1,4 @@
-"""The run folder (DESIGN.md section 6): run.json rewritten atomically, results.jsonl
+"""The run folder (docs/design.md, Results files): run.json rewritten atomically, results.jsonl
 appended and flushed row by row, raw/ paths, and results/latest."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The verification gate (DESIGN.md section 5): before a stack is measured, prove it does
+"""The verification gate (docs/design.md, The verification gate): before a stack is measured, prove it does
 the agreed work. A stack that fails is skipped with the reasons; the run goes on.
 
 Statements are counted exactly: MariaDB's general query log is on only while K io

@@ -1,4 +1,4 @@
-"""The lab's URLs, identical on every stack (DESIGN.md section 2)."""
+"""The lab's URLs, identical on every stack (docs/design.md, Endpoints)."""
 
 from django.conf import settings
 from django.urls import path

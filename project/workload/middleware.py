@@ -1,7 +1,7 @@
 """Content-Length on every response, in sync and async mode alike.
 
 Without it Granian sends unframed bodies to ab's HTTP/1.0 keep-alive requests and ab
-miscounts them (DESIGN.md section 8). Django's CommonMiddleware would add it but is
+miscounts them (docs/design.md, ab framing and Content-Length). Django's CommonMiddleware would add it but is
 sync-only, costing ASGI a thread hop per request; this one runs natively in both modes.
 """
 
