@@ -6,12 +6,16 @@ OUT ?= results
 PYTHON := .venv/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help setup db bench test lint
+RUN ?= $(OUT)/latest
+
+.PHONY: help setup db bench test lint report compare
 
 help:
 	@echo "make bench [PROFILE=smoke|quick|standard|full] [OUT=results]  set up, measure every stack, write the report"
 	@echo "make test                                      the whole test suite (real MariaDB, Granian, wrk, ab)"
 	@echo "make db                                        private MariaDB started, migrated and seeded"
+	@echo "make report [RUN=results/latest]               rebuild a run's charts and report from its files"
+	@echo "make compare RUNS=\"results/A results/B\"        compare runs (ratios with 95 % intervals)"
 
 setup:
 	@scripts/setup.sh
@@ -25,6 +29,13 @@ bench: setup
 
 test: setup
 	@$(PYTHON) -m pytest
+
+report: setup
+	@$(PYTHON) -m bench report $(RUN)
+
+compare: setup
+	@test -n "$(RUNS)" || { echo 'make compare: RUNS is empty: give two or more run folders, e.g. RUNS="results/A results/B"' >&2; exit 2; }
+	@$(PYTHON) -m bench compare $(RUNS)
 
 lint: setup
 	@$(PYTHON) -m ruff check .

@@ -1,7 +1,7 @@
 """Turn ApacheBench's report and its `-e` percentile CSV into a ToolResult, and judge it.
 
 ab counts much of what goes wrong as its own "Failed requests" and keeps going, so a
-figure is only trusted when the report shows a clean run (DESIGN.md sections 5 and 8):
+figure is only trusted when the report shows a clean run (docs/design.md, Load generators and ab's own limits):
 every request completed (no Connect/Receive failures, no write errors), every one on a
 kept-alive connection (ab's HTTP/1.0 keep-alive is what the other tool's HTTP/1.1 is
 compared with), and no Length or Exceptions failures (a varying body length, or a server
@@ -114,4 +114,5 @@ def parse_ab(stdout: str, percentiles_csv: str | None, stderr: str = "") -> Tool
         },
         valid=not reasons,
         invalid_reason="ab: " + "; ".join(reasons) if reasons else None,
+        measured_mean_ms=float(total.group(2)) if total else None,  # whole ms
     )

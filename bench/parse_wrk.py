@@ -55,4 +55,5 @@ def parse_wrk(stdout: str, stderr: str = "") -> ToolResult:
         errors=errors,
         valid=reason is None,
         invalid_reason=reason,
+        measured_mean_ms=latency_us["mean"] / 1000 if "mean" in latency_us else None,
     )

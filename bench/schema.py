@@ -1,4 +1,4 @@
-"""The results contract between the driver and the analysis (DESIGN.md section 6).
+"""The results contract between the driver and the analysis (docs/design.md, Results files).
 
 The driver writes `run.json` and `results.jsonl` in this shape; the analysis reads
 nothing else. Both sides import this module (it imports neither), so a field renamed
@@ -11,7 +11,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class Stack(StrEnum):
@@ -45,9 +45,22 @@ class Flag(StrEnum):
     DB_BOUND = "db_bound"  # MariaDB used > 80 % of DB_CPUS
     DB_OPEN_TRANSACTIONS = "db_open_transactions"  # transactions still open after the level
     DB_HISTORY_GROWTH = "db_history_growth"  # InnoDB history list grew over the level
+    # The level did not measure a steady state; counted nowhere (EXCLUDING_FLAGS).
+    TOO_SHORT = "too_short"  # fewer than MIN_COMPLETIONS_PER_CONNECTION x concurrency requests completed
+    NOT_STEADY = "not_steady"  # counted RPS and Little's law (concurrency / mean latency) differ > 10 %
+    NOT_DRAINED = "not_drained"  # a server still had work in flight when the level started
+    NOISY = "noisy"  # processes not the lab's, or the hypervisor (steal), took CPU during the level
 
 
-# Paths of the endpoints, identical on every stack (DESIGN.md section 2).
+# A row with any of these flags measured something other than the stack's steady state:
+# it is kept and listed, and counted in no figure, ratio or verdict.
+EXCLUDING_FLAGS = frozenset({Flag.FAILED, Flag.INVALID, Flag.TOO_SHORT, Flag.NOT_STEADY, Flag.NOT_DRAINED,
+                             Flag.NOISY})
+MIN_COMPLETIONS_PER_CONNECTION = 3  # a level that completed fewer requests than 3 x concurrency is too short
+STEADY_TOLERANCE = 0.10  # |counted RPS / (concurrency / mean latency) - 1| above this: not steady
+
+
+# Paths of the endpoints, identical on every stack (docs/design.md, Endpoints).
 ENDPOINT_PATHS: dict[Endpoint, tuple[str, str]] = {
     Endpoint.PING: ("GET", "/ping/"),
     Endpoint.SYNC: ("GET", "/sync/"),
@@ -68,7 +81,8 @@ ROW_FIELDS: dict[str, Any] = {
     "endpoint": str,  # an Endpoint value
     "tool": str,  # a Tool value
     "concurrency": int,
-    "repeat": int,  # 1-based
+    "repeat": int,  # 1-based round number: one round measures every stack at this level
+    "position": int,  # 0-based place of this stack in its round's shuffled order
     "duration_s": (int, float),  # requested duration
     "started_at": str,  # ISO 8601 UTC
     "ended_at": str,
@@ -87,6 +101,12 @@ ROW_FIELDS: dict[str, Any] = {
     "server": dict,  # see SERVER_KEYS
     "db": dict,  # see DB_KEYS
     "client": dict,  # see CLIENT_KEYS
+    "window": dict,  # see WINDOW_KEYS: how long the level was measured, and why
+    "warmup": dict,  # see WARMUP_KEYS: the discarded warm-up at the same concurrency
+    "drain": dict,  # see DRAIN_KEYS: servers checked idle before and after the level
+    "steady": dict,  # see STEADY_KEYS: Little's law check
+    "noise": dict,  # see NOISE_KEYS: CPU taken by others during the level
+    "speed": (int, float, type(None)),  # the round's CPU probe on SERVER_CPUS (million loop steps/s)
     "flags": list,  # Flag values
     "raw": (str, type(None)),  # path of the raw tool output, relative to the run dir
 }
@@ -114,6 +134,19 @@ DB_KEYS = (
     "open_trx_after",
 )
 CLIENT_KEYS = ("cpu_pct", "cpu_share", "cpus")
+# planned_s: the window asked of the tool; rps_estimate: the rate it was planned from;
+# min_requests: MIN_COMPLETIONS_PER_CONNECTION x concurrency; capped: the profile's cap
+# shortened the window below what the rule asked.
+WINDOW_KEYS = ("planned_s", "rps_estimate", "min_requests", "capped")
+# seconds spent, requests answered, connections that had at least one response, of how many.
+WARMUP_KEYS = ("seconds", "requests", "connections_answered", "connections")
+# before_s/after_s: seconds waited until every lab server was idle; drained: it was, before the level.
+DRAIN_KEYS = ("before_s", "after_s", "drained")
+# littles_rps: concurrency / mean latency; deviation: rps / littles_rps - 1.
+STEADY_KEYS = ("littles_rps", "deviation")
+# Shares of one CPU-second per second of the lab's CPUs: foreign = busy time not spent by the
+# lab's processes (servers, MariaDB, load generator, driver); steal = taken by the hypervisor.
+NOISE_KEYS = ("foreign_cpu_share", "steal_share", "cpus")
 
 RUN_STATUSES = ("running", "complete", "interrupted", "failed")
 STACK_STATUSES = ("pending", "measured", "skipped", "failed")
@@ -135,6 +168,8 @@ RUN_FIELDS: dict[str, Any] = {
     # client_cpus, db_cpus}, limiter, database {version, max_connections, ...},
     # settings (secrets redacted)
     "stacks": dict,  # stack id -> {status, reason, server_command, verification, restarts}
+    "rounds": list,  # one per round: tool, endpoint, concurrency, repeat, order, speed, started_at
+    "failure": (str, type(None)),  # why a run that died died (status failed or interrupted)
 }
 
 
@@ -162,7 +197,9 @@ def validate_row(row: dict) -> list[str]:
     if row["status"] not in ("ok", "failed"):
         problems.append(f"row: status {row['status']!r} not ok/failed")
     for part, keys in (("latency_ms", LATENCY_KEYS), ("errors", ERROR_KEYS),
-                       ("server", SERVER_KEYS), ("db", DB_KEYS), ("client", CLIENT_KEYS)):
+                       ("server", SERVER_KEYS), ("db", DB_KEYS), ("client", CLIENT_KEYS),
+                       ("window", WINDOW_KEYS), ("warmup", WARMUP_KEYS), ("drain", DRAIN_KEYS),
+                       ("steady", STEADY_KEYS), ("noise", NOISE_KEYS)):
         missing = [k for k in keys if k not in row[part]]
         if missing:
             problems.append(f"row: {part} lacks {missing}")

@@ -27,3 +27,6 @@ class ToolResult:
     errors: dict[str, int | None]
     valid: bool
     invalid_reason: str | None
+    # The mean latency the tool measured request by request, for the Little's law check
+    # (ab's "Time per request" is computed from the count itself, so it cannot serve).
+    measured_mean_ms: float | None = None

@@ -1,8 +1,8 @@
 """`python -m bench run` (behind bench/run_wrk.sh and bench/run_ab.sh): options, checks
 that refuse to start a run that cannot be trusted, then the runner.
 
-Bad options give one line naming the option and what is allowed, exit 2, and nothing
-started.
+Bad options, a missing program and a run already measuring on this machine each give
+one line naming the problem, exit 2, and nothing started.
 """
 
 from __future__ import annotations
@@ -16,19 +16,21 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.driver.fleet import ExternalServer
+from bench.driver.preflight import missing_programs
 from bench.driver.profiles import PROFILES, Profile
 from bench.driver.results import RunFiles
+from bench.driver.runlock import RunLock, RunLocked
 from bench.driver.runner import (
-    ExternalServer,
     Plan,
     Runner,
     database_needs_starting,
+    handle_stop_signals,
     interrupted_status,
     new_run,
     prepare_database,
-    stop_on_sigterm,
 )
-from bench.schema import Endpoint, Stack, Tool
+from bench.schema import SCHEMA_VERSION, Endpoint, Stack, Tool
 from lab import db
 from lab.config import ROOT, available_cpus, load_or_exit
 
@@ -74,12 +76,12 @@ def build_parser(prog: str) -> OneLineParser:
                         help="any of ping, sync, async, sync-io, async-io (default: all)")
     parser.add_argument("--profile", default="quick", help=f"one of {', '.join(PROFILES)} (default: quick)")
     parser.add_argument("--concurrency", help='levels, e.g. "1 16 64" (default: the profile\'s)')
-    parser.add_argument("--duration", help="seconds per level (default: the profile's)")
-    parser.add_argument("--repeats", help="repeats per level (default: the profile's)")
+    parser.add_argument("--duration", help="shortest window per level, seconds (default: the profile's)")
+    parser.add_argument("--repeats", help="rounds per level (default: the profile's)")
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="results folder (default: results/)")
     parser.add_argument("--url", help="measure a server already running there (e.g. from scripts/serve.sh)")
     parser.add_argument("--resume", metavar="RUN_DIR", help="complete an interrupted run")
-    parser.add_argument("--seed", help="stack-order shuffle seed (default: random, recorded)")
+    parser.add_argument("--seed", help="seed of the rounds' stack orders (default: random, recorded)")
     parser.add_argument("--report", action="store_true", help="write charts and report at the end")
     return parser
 
@@ -102,11 +104,12 @@ def make_plan(args: argparse.Namespace, prog: str, max_concurrency: int) -> Plan
             if not levels:
                 raise argparse.ArgumentTypeError(f"--concurrency {args.concurrency!r} is not allowed: "
                                                  f'whole numbers from 1 to {max_concurrency}, e.g. "1 16 64"')
-            profile = replace(profile, concurrency=levels)
+            profile = profile.with_levels(levels)
         if args.duration is not None:
-            profile = replace(profile, duration_s=_positive("--duration", args.duration, 3600))
+            duration = _positive("--duration", args.duration, 3600)
+            profile = replace(profile, duration_s=duration, max_window_s=max(profile.max_window_s, duration))
         if args.repeats is not None:
-            profile = replace(profile, repeats=_positive("--repeats", args.repeats, 100))
+            profile = profile.with_repeats(_positive("--repeats", args.repeats, 100))
         seed = _positive("--seed", args.seed, 2**31) if args.seed is not None else int(time.time() * 1000) % 2**31
     except argparse.ArgumentTypeError as error:
         _fail(prog, str(error))
@@ -132,29 +135,54 @@ def _run_id(tools: tuple[Tool, ...]) -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + "-".join(str(t) for t in tools)
 
 
+def _resumed(prog: str, resume: str) -> tuple[RunFiles, dict, Plan]:
+    files = RunFiles(Path(resume))
+    if not files.run_json.exists():
+        _fail(prog, f"--resume {resume!r} is not allowed: a run folder holding run.json")
+    run = files.read_run()
+    if run.get("schema_version") != SCHEMA_VERSION:
+        _fail(prog, f"--resume {resume!r} is not allowed: a run of schema version {SCHEMA_VERSION} "
+              f"(this one is {run.get('schema_version')})")
+    saved = run["plan"]
+    plan = Plan(stacks=tuple(saved["stacks"]), endpoints=tuple(Endpoint(e) for e in saved["endpoints"]),
+                tools=tuple(Tool(t) for t in saved["tools"]), profile=Profile.from_record(saved["profile"]),
+                seed=saved["seed"], url=saved["url"])
+    return files, run, plan
+
+
 def main(argv: list[str]) -> int:
+    handle_stop_signals()  # before anything is started
     prog = os.environ.get("BENCH_PROG", "python -m bench run")
     args = build_parser(prog).parse_args(argv)
     settings = load_or_exit()
+    # The driver is part of the client (warm-up, sampling): keep it off the servers' CPUs.
+    os.sched_setaffinity(0, settings.client_cpus)
     if args.resume:
-        files = RunFiles(Path(args.resume))
-        if not files.run_json.exists():
-            _fail(prog, f"--resume {args.resume!r} is not allowed: a run folder holding run.json")
-        run = files.read_run()
-        saved = run["plan"]
-        plan = Plan(stacks=tuple(saved["stacks"]), endpoints=tuple(Endpoint(e) for e in saved["endpoints"]),
-                    tools=tuple(Tool(t) for t in saved["tools"]),
-                    profile=Profile(**{k: tuple(v) if isinstance(v, list) else v
-                                       for k, v in saved["profile"].items()}),
-                    seed=saved["seed"], url=saved["url"])
+        files, run, plan = _resumed(prog, args.resume)
     else:
         plan = make_plan(args, prog, settings.max_concurrency)
         run = None
+    missing = missing_programs(plan.tools, external_server=bool(plan.url))
+    if missing:
+        _fail(prog, "; ".join(missing))
     reason = refuse_untrustworthy(prog, settings)
     if reason:
         print(f"{prog}: {reason}", file=sys.stderr)
         return 1
-    stop_on_sigterm()
+    lock = RunLock()
+    try:
+        lock.acquire(f"started {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC" + (f", resuming {args.resume}"
+                                                                          if args.resume else ""))
+    except RunLocked as error:
+        _fail(prog, str(error))
+    try:
+        return _measure(prog, args, settings, plan, run, lock, files if run else None)
+    finally:
+        lock.release()
+
+
+def _measure(prog: str, args: argparse.Namespace, settings, plan: Plan, run: dict | None, lock: RunLock,
+             files: RunFiles | None) -> int:
     # A --url server depends on the database after the run too: never stop it under it.
     started_db = database_needs_starting(settings) and not plan.url
     try:
@@ -170,9 +198,12 @@ def main(argv: list[str]) -> int:
             out_root.mkdir(parents=True, exist_ok=True)
             files = RunFiles.create(out_root, _run_id(plan.tools))
             run = new_run(plan, files.dir.name)
-        print(f"bench: run {files.dir} | stacks {' '.join(run['stack_order'])} (seed {plan.seed}) | "
-              f"tools {' '.join(plan.tools)} | profile {plan.profile.name} | levels {list(plan.profile.concurrency)}"
-              f" x {plan.profile.repeats} x {plan.profile.duration_s} s", flush=True)
+        lock.update(f"run {files.dir}")
+        profile = plan.profile
+        print(f"bench: run {files.dir} | stacks {' '.join(run['stack_order'])} | tools {' '.join(plan.tools)} | "
+              f"profile {profile.name}: {len(run['rounds'])} rounds (seed {plan.seed}), windows "
+              f"{profile.duration_s}-{profile.max_window_s} s, levels "
+              f"{ {k: list(v) for k, v in profile.levels.items()} }", flush=True)
         code = Runner(plan, settings, files, run).execute()
     except db.DatabaseError as error:
         print(f"{prog}: database: {error}", file=sys.stderr)

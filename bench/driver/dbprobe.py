@@ -8,7 +8,6 @@ the runner records as failed rows with a clear message.
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from pathlib import Path
 
@@ -72,16 +71,6 @@ class DbProbe:
 
     def open_transactions(self) -> int:
         return self.query("SELECT COUNT(*) FROM information_schema.innodb_trx")[0][0]
-
-    def settle(self, timeout_s: float = 3.0) -> tuple[int, int | None]:
-        """Open transactions and history length once in-flight work has drained (or the
-        timeout passed): a transaction still open then is a finding, not a race."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            open_trx = self.open_transactions()
-            if open_trx == 0 or time.monotonic() > deadline:
-                return open_trx, self.history_length()
-            time.sleep(0.1)
 
     def bench_records(self) -> int:
         return self.query(f"SELECT COUNT(*) FROM `{self.settings.database.name}`.bench_records")[0][0]

@@ -1,27 +1,82 @@
-"""Profiles: levels, duration, repeats, primer and warmup, in one table."""
+"""Profiles: levels per endpoint, window floor and cap, rounds; in one table.
+
+Every profile measures in interleaved rounds (bench/driver/schedule.py) with the window
+rule of bench/driver/window.py; they trade breadth (levels, ab) against time. With wrk
+in the run, ab is a cross-check: one level per endpoint (the lowest) and `ab_repeats`
+rounds; run alone (bench/run_ab.sh) it is measured like wrk.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
+
+from bench.schema import Endpoint, Tool
+
+ANY_ENDPOINT = "*"
 
 
 @dataclass(frozen=True)
 class Profile:
     name: str
-    concurrency: tuple[int, ...]
-    duration_s: int  # whole seconds: ab -t takes no fractions
-    repeats: int
-    primer_s: int  # per endpoint, concurrency 1, discarded
-    warmup_s: int  # per endpoint, highest concurrency, discarded
+    levels: dict[str, tuple[int, ...]]  # endpoint (or "*") -> concurrency levels
+    duration_s: int  # the window's floor, whole seconds (ab -t takes no fractions)
+    max_window_s: int  # the window's cap: a level that needs longer is measured this long, then judged
+    repeats: int  # rounds per level
+    ab_repeats: int  # rounds per ab cross-check level
     purpose: str
+    budget: str = field(default="")  # what it takes on the 2-CPU machine, as measured
+    endpoint_repeats: dict[str, int] = field(default_factory=dict)  # more (or fewer) rounds for some endpoints
+
+    def levels_for(self, endpoint: Endpoint) -> tuple[int, ...]:
+        return self.levels.get(str(endpoint), self.levels[ANY_ENDPOINT])
+
+    def with_levels(self, levels: tuple[int, ...]) -> Profile:
+        return replace(self, levels={ANY_ENDPOINT: levels})
+
+    def with_repeats(self, repeats: int) -> Profile:
+        return replace(self, repeats=repeats, endpoint_repeats={})
+
+    def repeats_for(self, endpoint: Endpoint) -> int:
+        return self.endpoint_repeats.get(str(endpoint), self.repeats)
 
     def record(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        data["levels"] = {k: list(v) for k, v in self.levels.items()}
+        return data
+
+    @classmethod
+    def from_record(cls, data: dict) -> Profile:
+        return cls(**{**data, "levels": {k: tuple(v) for k, v in data["levels"].items()}})
+
+
+@dataclass(frozen=True)
+class ToolPlan:
+    """Which levels and how many rounds each tool gets in a run."""
+
+    profile: Profile
+    tools: tuple[Tool, ...]
+
+    def ab_is_cross_check(self) -> bool:
+        return Tool.AB in self.tools and Tool.WRK in self.tools
+
+    def levels(self, tool: Tool, endpoint: Endpoint) -> tuple[int, ...]:
+        levels = self.profile.levels_for(endpoint)
+        return (min(levels),) if tool == Tool.AB and self.ab_is_cross_check() else levels
+
+    def repeats(self, tool: Tool, endpoint: Endpoint) -> int:
+        if tool == Tool.AB and self.ab_is_cross_check():
+            return self.profile.ab_repeats
+        return self.profile.repeats_for(endpoint)
 
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (
-    Profile("smoke", (1, 8), 1, 1, 1, 1, "tests: seconds per stack"),
-    Profile("quick", (8, 64), 4, 2, 1, 1, "make bench: all stacks, endpoints and both tools in ~10 min"),
-    Profile("standard", (1, 16, 64, 128), 10, 3, 2, 5, "a considered comparison (~1.5 h with both tools)"),
-    Profile("full", (1, 8, 16, 32, 64, 128, 256), 15, 3, 3, 10, "curves for a write-up (~4 h)"),
+    Profile("smoke", {ANY_ENDPOINT: (2,)}, 1, 3, 1, 1, "tests: seconds per stack"),
+    Profile("quick", {"ping": (16,), ANY_ENDPOINT: (4,)}, 4, 12, 4, 1,
+            "make bench: every stack and endpoint at one saturating level in interleaved wrk rounds (8 on "
+            "/ping/, 10 on POST /sync/io/, the headline comparisons; 4 on the others), ab one round as a "
+            "cross-check", "about 11 min", {"ping": 8, "sync-io": 10}),
+    Profile("standard", {ANY_ENDPOINT: (4, 16, 64)}, 10, 60, 5, 3,
+            "a considered comparison: three levels, 5 rounds, ab cross-check in 3 rounds", "about 1.5 h"),
+    Profile("full", {ANY_ENDPOINT: (1, 4, 16, 64, 256)}, 15, 120, 5, 3,
+            "curves for a write-up", "about 5 h"),
 )}

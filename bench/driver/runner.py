@@ -1,49 +1,35 @@
-"""The measurement loop (DESIGN.md section 5): per stack, start the server under its
-limits, verify, prime and warm up, measure every tool x endpoint x level x repeat, stop
-and reset the database. Rows are appended as each level ends; any exit leaves every
-finished row on disk, the run marked as it ended, and no process or cgroup behind.
+"""The measurement loop: every stack's server up for the whole run, each verified by the
+gate, then the run's interleaved rounds (bench/driver/schedule.py), each level measured
+by bench/driver/level.py. Rows are appended as each level ends; any exit leaves every
+finished row on disk, run.json saying how the run ended (and why, if it died), and no
+process or cgroup behind.
 """
 
 from __future__ import annotations
 
-import json
-import random
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import asdict, dataclass
-from pathlib import Path
-from urllib.parse import urlsplit
 
-from bench.driver.dbprobe import DatabaseGone, DbProbe, empty_io_dir, mariadbd_pid
+from bench.driver.dbprobe import DatabaseGone, DbProbe, empty_io_dir
+from bench.driver.drain import wait_drained
+from bench.driver.fleet import Fleet
+from bench.driver.level import LevelContext, measure_level
 from bench.driver.metadata import collect_metadata
-from bench.driver.profiles import Profile
+from bench.driver.noise import NOISY_SHARE, speed_probe
+from bench.driver.profiles import Profile, ToolPlan
 from bench.driver.results import RunFiles
-from bench.driver.sampling import LevelSample, wait_until_idle
-from bench.driver.tools import now, run_tool
+from bench.driver.schedule import Round, build_rounds
+from bench.driver.tools import now
 from bench.driver.verify import verify
-from bench.schema import (
-    DB_KEYS,
-    ENDPOINT_PATHS,
-    ERROR_KEYS,
-    LATENCY_KEYS,
-    SCHEMA_VERSION,
-    SERVER_KEYS,
-    Endpoint,
-    Flag,
-    Tool,
-)
+from bench.driver.window import TARGET_COMPLETIONS_PER_CONNECTION
+from bench.schema import MIN_COMPLETIONS_PER_CONNECTION, SCHEMA_VERSION, STEADY_TOLERANCE, Endpoint, Tool
 from lab import db
-from lab.config import ROOT, Settings
-from lab.limits import Cgroup, CgroupV1, CgroupV2, Limiter
-from lab.net import free_port
-from lab.serve import RUN_DIR, PortTaken, Server, ServerDied
+from lab.config import ROOT, Settings, format_cpus
+from lab.serve import PortTaken, Server, ServerDied
 
-CLIENT_BOUND_SHARE = 0.8
-DB_BOUND_SHARE = 0.8
-HISTORY_GROWTH_LIMIT = 1000  # undo log records left unpurged after a level
 MANAGE = [sys.executable, str(ROOT / "project" / "manage.py")]
 
 
@@ -61,69 +47,14 @@ class Plan:
         data["profile"] = self.profile.record()
         return data
 
-    def levels(self) -> list[tuple[Tool, Endpoint, int, int]]:
-        return [(tool, endpoint, c, r) for tool in self.tools for endpoint in self.endpoints
-                for c in self.profile.concurrency for r in range(1, self.profile.repeats + 1)]
-
-
-class StackAbort(RuntimeError):
-    """The stack cannot go on (its server died twice); str() is the recorded reason."""
-
-
-class ExternalServer:
-    """A server started elsewhere (`--url`), e.g. by scripts/serve.sh: measured, never
-    started or stopped; its cgroup is sampled when serve.sh recorded one."""
-
-    def __init__(self, url: str):
-        self.url = url.rstrip("/")
-        self.port = urlsplit(self.url).port or 80
-        record_path = RUN_DIR / f"server-{self.port}.json"
-        self.record = json.loads(record_path.read_text()) if record_path.exists() else None
-        self.cgroup = _cgroup_from_record(self.record["cgroup"]) if self.record else None
-        self.command = self.record["command"] if self.record else None
-        self.stack = self.info()["stack"]
-
-    def info(self) -> dict:
-        with urllib.request.urlopen(f"{self.url}/info/", timeout=10) as response:
-            return json.load(response)
-
-    def check_alive(self) -> None:
-        """A foreign server is not ours to watch: its failures show up as tool errors."""
-
-    def pids(self) -> set[int]:
-        return self.cgroup.pids() if self.cgroup else set()
-
-
-def _cgroup_from_record(record: dict | None) -> Cgroup | None:
-    if not record or record["limiter"] == Limiter.TASKSET:
-        return None
-    kind = CgroupV2 if record["limiter"] == Limiter.CGROUP_V2 else CgroupV1
-    group = kind(Path(record["paths"][0]).name)
-    return group if all(Path(p).exists() for p in group.paths()) else None
-
-
-def _flags(status: str, valid: bool, error_count: int | None, client: dict, database: dict) -> list[str]:
-    flags = []
-    if status == "failed":
-        flags.append(Flag.FAILED)
-    elif not valid:
-        flags.append(Flag.INVALID)
-    if error_count:
-        flags.append(Flag.ERRORS)
-    if (client.get("cpu_share") or 0) > CLIENT_BOUND_SHARE:
-        flags.append(Flag.CLIENT_BOUND)
-    if (database.get("cpu_share") or 0) > DB_BOUND_SHARE:
-        flags.append(Flag.DB_BOUND)
-    if database.get("open_trx_after"):
-        flags.append(Flag.DB_OPEN_TRANSACTIONS)
-    before, after = database.get("history_before"), database.get("history_after")
-    if before is not None and after is not None and after - before > HISTORY_GROWTH_LIMIT:
-        flags.append(Flag.DB_HISTORY_GROWTH)
-    return [str(f) for f in flags]
+    def rounds(self, stacks: tuple[str, ...] | None = None) -> list[Round]:
+        tool_plan = ToolPlan(self.profile, self.tools)
+        return build_rounds(stacks or self.stacks, self.tools, self.endpoints, tool_plan.levels,
+                            tool_plan.repeats, self.seed)
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, handled like Ctrl-C (server stopped, rows kept, run marked interrupted),
+    """SIGTERM, handled like Ctrl-C (servers stopped, rows kept, run marked interrupted),
     with its own exit status: 143, not 130."""
 
 
@@ -131,8 +62,11 @@ def _terminate(signum, frame):
     raise Terminated
 
 
-def stop_on_sigterm() -> None:
-    """Make SIGTERM stop the driver the way Ctrl-C does; set before anything is started."""
+def handle_stop_signals() -> None:
+    """SIGINT and SIGTERM stop the driver cleanly, however it was started: a background job
+    of a non-interactive shell inherits SIGINT ignored, and Python then installs no
+    KeyboardInterrupt handler, so it is restored explicitly."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _terminate)
 
 
@@ -147,10 +81,14 @@ class Runner:
         self.files = files
         self.run = run
         self.done = {(r["stack"], r["tool"], r["endpoint"], r["concurrency"], r["repeat"]) for r in files.rows()}
-        self.total = len(plan.stacks) * len(plan.levels())
+        self.last_rps = {(r["stack"], r["tool"], r["endpoint"], r["concurrency"]): r["rps"] for r in files.rows()
+                         if r["status"] == "ok" and r["rps"]}
+        self.total = sum(len(r["order"]) for r in run["rounds"])
         self.finished = len(self.done)
         self.level_seconds: list[float] = []
         self.probe: DbProbe | None = None
+        self.fleet: Fleet | None = None
+        self.abandoned: set[str] = set()
 
     # --- bookkeeping -------------------------------------------------------------------
     def save(self) -> None:
@@ -161,76 +99,95 @@ class Runner:
                                                      "verification": None, "restarts": 0})
 
     def eta(self) -> str:
-        remaining = self.total - self.finished
         if not self.level_seconds:
             return "?"
-        seconds = int(remaining * sum(self.level_seconds) / len(self.level_seconds))
+        seconds = int((self.total - self.finished) * sum(self.level_seconds) / len(self.level_seconds))
         return f"{seconds // 60}m{seconds % 60:02d}s"
 
     def progress(self, row: dict) -> None:
         self.finished += 1
         p99 = row["latency_ms"].get("p99")
         rps = f"{row['rps']:.1f} rps" if row["rps"] is not None else "FAILED"
+        why = row["failure"] or row["invalid_reason"]
         errors = row["error_count"] if row["error_count"] is not None else "-"
-        print(f"[{self.finished}/{self.total} ETA {self.eta()}] {row['stack']} {row['endpoint']} {row['tool']} "
-              f"c={row['concurrency']} r{row['repeat']}: {rps}, p99 {p99 if p99 is not None else '-'} ms, "
-              f"errors {errors}, flags {','.join(row['flags']) or '-'}"
-              + (f" ({row['failure'] or row['invalid_reason']})" if row["failure"] or row["invalid_reason"] else ""),
-              flush=True)
+        print(f"[{self.finished}/{self.total} ETA {self.eta()}] round {row['repeat']} {row['tool']} {row['endpoint']} "
+              f"c={row['concurrency']} {row['stack']}: {rps} in {row['duration_s']} s, "
+              f"p99 {p99 if p99 is not None else '-'} ms, errors {errors}, "
+              f"flags {','.join(row['flags']) or '-'}" + (f" ({why})" if why else ""), flush=True)
 
-    # --- the loop ----------------------------------------------------------------------
+    # --- the run -----------------------------------------------------------------------
     def execute(self) -> int:
-        """Measure every stack; returns the exit code (0 complete, 1 failed, 130/143 stopped)."""
+        """Measure every round; returns the exit code (0 complete, 1 failed, 130/143 stopped)."""
         code = 0
         try:
             self.probe = DbProbe(self.settings)
             if not self.run["metadata"]:
                 self.run["metadata"] = collect_metadata(self.settings, self.probe)
-            self.run["status"] = "running"
+                self.run["metadata"]["measuring"] = measuring_rules()
+                self.run["metadata"]["noise_thresholds"] = {"foreign_cpu_share": NOISY_SHARE,
+                                                            "steal_share": NOISY_SHARE}
+            self.run["status"], self.run["failure"] = "running", None
             self.save()
-            for stack in self.run["stack_order"]:
-                if self.stack_info(stack)["status"] in ("skipped", "measured"):
-                    continue
-                self.measure_stack(stack)
+            self.reset_database_state()
+            self.fleet = Fleet(self.plan.stacks, self.settings, self.files.dir, self.run["run_id"], self.plan.url)
+            self.start_and_verify()
+            for number, round_ in enumerate(self.run["rounds"]):
+                self.measure_round(number, round_)
+            for stack in self.fleet.servers:
+                if self.stack_info(stack)["status"] == "pending":
+                    self.stack_info(stack)["status"] = "measured"
             self.run["status"] = "complete"
         except KeyboardInterrupt as stop:
             print("\nbench: interrupted; finished rows are kept; resume with --resume " + str(self.files.dir),
                   file=sys.stderr)
             self.run["status"], code = "interrupted", interrupted_status(stop)
+            self.run["failure"] = "stopped by SIGTERM" if isinstance(stop, Terminated) else "stopped by SIGINT"
         except DatabaseGone as error:
             print(f"bench: {error}; stopping the run (finished rows are kept)", file=sys.stderr)
-            self.run["status"], code = "failed", 1
+            self.run["status"], self.run["failure"], code = "failed", str(error), 1
+        except Exception as error:
+            self.run["status"], self.run["failure"] = "failed", f"{type(error).__name__}: {error}"
+            raise
+        finally:
+            self.finish()
+        return code
+
+    def finish(self) -> None:
+        try:
+            if self.fleet:
+                self.fleet.stop()
+            if self.probe:
+                try:
+                    self.reset_database_state()
+                except DatabaseGone:
+                    pass
+                self.probe.close()
         finally:
             self.run["ended_at"] = now()
             self.save()
-            if self.probe:
-                self.probe.close()
-        return code
 
     def reset_database_state(self) -> None:
-        """Every stack starts from the same state: no io files, no bench_records rows (io
-        files first: they go even when the database has gone away)."""
+        """Every run starts and ends with no io files and no bench_records rows (io files
+        first: they go even when the database has gone away)."""
         assert self.probe is not None
         empty_io_dir(self.settings.io_dir)
         self.probe.reset_bench_records()
 
-    def measure_stack(self, stack: str) -> None:
-        info = self.stack_info(stack)
-        print(f"bench: {stack}: starting", flush=True)
-        self.reset_database_state()
-        server = (ExternalServer(self.plan.url) if self.plan.url else
-                  Server(stack, self.settings, port=free_port(), log_path=self.files.dir / "logs" / f"{stack}.log",
-                         cgroup_name=f"bench-{self.run['run_id']}-{stack}"))
-        try:
-            if isinstance(server, Server):
-                server.start()
-                if server.warning:
-                    print(server.warning, file=sys.stderr)
-                server.wait_ready()
-                self.run["metadata"]["limiter"] = str(server.cgroup.limiter)
-            elif self.run["metadata"]["limiter"] is None:
-                self.run["metadata"]["limiter"] = str(server.cgroup.limiter) if server.cgroup else "unknown (--url)"
+    def start_and_verify(self) -> None:
+        assert self.fleet is not None and self.probe is not None
+        print(f"bench: starting {len(self.fleet.servers)} server(s) on CPUs {format_cpus(self.settings.server_cpus)}",
+              flush=True)
+        failed = self.fleet.start()
+        self.run["metadata"]["limiter"] = self.fleet.limiter()
+        for stack, server in self.fleet.servers.items():
+            info = self.stack_info(stack)
             info["server_command"] = server.command
+            if stack in failed:
+                info["status"], info["reason"] = "failed", f"server did not start: {failed[stack]}"
+                print(f"bench: {stack}: {info['reason']}", file=sys.stderr)
+                continue
+            if info["status"] != "pending" and info.get("verification"):
+                continue
             outcome = verify(stack, server.url, self.settings, self.probe)
             info["verification"] = outcome
             print(f"bench: {stack}: verification {'passed' if outcome['passed'] else 'FAILED'}; "
@@ -238,109 +195,69 @@ class Runner:
             if not outcome["passed"]:
                 info["status"], info["reason"] = "skipped", "verification failed: " + "; ".join(outcome["failed"][:5])
                 print(f"bench: {stack}: skipped ({info['reason']})", file=sys.stderr)
-                return
             self.save()
-            self.warm_up(server)
-            for tool, endpoint, concurrency, repeat in self.plan.levels():
-                if (stack, str(tool), str(endpoint), concurrency, repeat) in self.done:
-                    continue
-                self.measure_level(server, stack, tool, endpoint, concurrency, repeat)
-            info["status"] = "measured"
-        except (ServerDied, PortTaken, StackAbort) as error:
-            info["status"], info["reason"] = "failed", str(error)
-            print(f"bench: {stack}: {error}", file=sys.stderr)
-        except DatabaseGone as error:  # the run stops (Runner.execute); the stack says why
-            info["status"], info["reason"] = "failed", str(error)
-            raise
-        finally:
-            if isinstance(server, Server):
-                server.stop()
-            self.save()
-            self.reset_database_state()
 
-    def warm_up(self, server) -> None:
-        """Primer (concurrency 1) then warmup (highest level) per endpoint; discarded."""
-        top = max(self.plan.profile.concurrency)
-        for endpoint in self.plan.endpoints:
-            method, path = ENDPOINT_PATHS[endpoint]
-            for concurrency, seconds in ((1, self.plan.profile.primer_s), (top, self.plan.profile.warmup_s)):
-                if seconds:
-                    run_tool(Tool.WRK, server.url + path, method, concurrency, seconds, self.settings, None)
-            server.check_alive()
+    def measure_round(self, number: int, round_: dict) -> None:
+        assert self.fleet is not None and self.probe is not None
+        todo = [s for s in round_["order"] if (s, round_["tool"], round_["endpoint"], round_["concurrency"],
+                                               round_["repeat"]) not in self.done
+                and s in self.fleet.servers and self.stack_info(s)["status"] == "pending"]
+        if not todo:
+            return
+        wait_drained(self.fleet.watched(), self.probe)
+        round_["speed"] = speed_probe(format_cpus(self.settings.server_cpus))
+        round_["started_at"] = now()
+        rnd = Round(Tool(round_["tool"]), Endpoint(round_["endpoint"]), round_["concurrency"], round_["repeat"],
+                    tuple(round_["order"]))
+        for stack in todo:
+            self.measure_stack_level(stack, rnd, round_["speed"])
+        self.save()
 
-    def measure_level(self, server, stack: str, tool: Tool, endpoint: Endpoint, concurrency: int,
-                      repeat: int) -> None:
-        started_clock = time.monotonic()
-        method, path = ENDPOINT_PATHS[endpoint]
-        raw_path = self.files.raw_path(tool, stack, endpoint, concurrency, repeat)
-        cgroup = server.cgroup
-        wait_until_idle(cgroup, self.settings.server_cpu_quota)
-        sample = LevelSample(self.settings, self.probe, cgroup, server.pids if cgroup is None and isinstance(
-            server, Server) else None, mariadbd_pid(self.settings))
-        started = now()
-        outcome = run_tool(tool, server.url + path, method, concurrency, self.plan.profile.duration_s,
-                           self.settings, raw_path)
-        ended = now()
-        died = None
-        try:
-            server.check_alive()
-        except ServerDied as error:
-            died = str(error)
-        result = outcome.result
-        try:
-            server_section, db_section = sample.finish(result.requests if result else None)
-        except DatabaseGone as error:  # a failed row, then the run stops
-            gone = error
-            server_section, db_section = dict.fromkeys(SERVER_KEYS), dict.fromkeys(DB_KEYS)
-        else:
-            gone = None
-        client = {"cpu_pct": outcome.client_cpu_s / outcome.elapsed_s * 100,
-                  "cpu_share": outcome.client_cpu_s / outcome.elapsed_s / len(self.settings.client_cpus),
-                  "cpus": list(self.settings.client_cpus)}
-        failure = died or (str(gone) if gone else None) or outcome.failure
-        if failure:
-            status, valid, reason = "failed", False, None
-            errors = {}
-            latency = {}
-        else:
-            status, valid, reason = "ok", result.valid, result.invalid_reason
-            errors, latency = result.errors, result.latency_ms
-        error_count = sum(v for v in errors.values() if v) if errors else None
-        requests = result.requests if result and not failure else None
-        row = {
-            "schema_version": SCHEMA_VERSION, "run_id": self.run["run_id"], "stack": stack,
-            "endpoint": str(endpoint), "tool": str(tool), "concurrency": concurrency, "repeat": repeat,
-            "duration_s": self.plan.profile.duration_s, "started_at": started, "ended_at": ended,
-            "status": status, "failure": failure, "valid": valid, "invalid_reason": reason,
-            "rps": result.rps if result and not failure else None, "requests": requests,
-            "elapsed_s": result.elapsed_s if result and not failure else None,
-            "bytes": result.bytes if result and not failure else None,
-            "latency_ms": {**dict.fromkeys(LATENCY_KEYS), **latency},
-            "errors": {**dict.fromkeys(ERROR_KEYS), **errors},
-            "error_count": error_count,
-            "error_rate": error_count / requests if requests and error_count is not None else None,
-            "server": server_section, "db": db_section, "client": client,
-            "flags": [], "raw": self.files.relative(raw_path),
-        }
-        row["flags"] = _flags(status, valid, error_count, client, db_section)
+    def measure_stack_level(self, stack: str, rnd: Round, speed: float | None) -> None:
+        assert self.fleet is not None and self.probe is not None
+        started = time.monotonic()
+        context = LevelContext(self.settings, self.probe, self.fleet, self.plan.profile.duration_s,
+                               self.plan.profile.max_window_s, self.run["run_id"])
+        raw_path = self.files.raw_path(rnd.tool, stack, rnd.endpoint, rnd.concurrency, rnd.repeat)
+        key = (stack, str(rnd.tool), str(rnd.endpoint), rnd.concurrency)
+        row, gone, died = measure_level(context, stack, rnd, self.last_rps.get(key), speed, raw_path,
+                                        self.files.relative(raw_path))
         self.files.append_row(row)
-        self.level_seconds.append(time.monotonic() - started_clock)
+        if row["status"] == "ok" and row["rps"]:
+            self.last_rps[key] = row["rps"]
+        self.level_seconds.append(time.monotonic() - started)
         self.progress(row)
-        if gone:
+        if gone:  # the run stops (execute); the stack says why
+            self.stack_info(stack)["status"], self.stack_info(stack)["reason"] = "failed", str(gone)
             raise gone
         if died:
-            self.restart(server, stack, died)
+            self.restart(stack, died)
 
-    def restart(self, server, stack: str, reason: str) -> None:
+    def restart(self, stack: str, reason: str) -> None:
+        assert self.fleet is not None
         info = self.stack_info(stack)
+        server = self.fleet.servers[stack]
         if not isinstance(server, Server) or info["restarts"] >= 1:
-            raise StackAbort(f"server died again, stack abandoned: {reason}")
+            info["status"], info["reason"] = "failed", f"server died again, stack abandoned: {reason}"
+            print(f"bench: {stack}: {info['reason']}", file=sys.stderr)
+            server.stop()
+            return
         info["restarts"] += 1
         print(f"bench: {stack}: server died ({reason}); restarting it once", file=sys.stderr)
         server.stop()
-        self.reset_database_state()
-        server.start()
-        server.wait_ready()
+        try:
+            server.start()
+            server.wait_ready()
+        except (ServerDied, PortTaken) as error:
+            info["status"], info["reason"] = "failed", f"server did not restart, stack abandoned: {error}"
+            server.stop()
+
+
+def measuring_rules() -> dict:
+    """The thresholds behind the validity flags, recorded with the run."""
+    return {"target_completions_per_connection": TARGET_COMPLETIONS_PER_CONNECTION,
+            "min_completions_per_connection": MIN_COMPLETIONS_PER_CONNECTION,
+            "steady_tolerance": STEADY_TOLERANCE, "noisy_share": NOISY_SHARE}
 
 
 def database_needs_starting(settings: Settings) -> bool:
@@ -361,11 +278,11 @@ def prepare_database(settings: Settings) -> None:
 
 
 def new_run(plan: Plan, run_id: str) -> dict:
-    order = list(plan.stacks)
-    random.Random(plan.seed).shuffle(order)
+    rounds = plan.rounds()
     return {
         "schema_version": SCHEMA_VERSION, "run_id": run_id, "started_at": now(), "ended_at": None,
-        "status": "running", "tools": [str(t) for t in plan.tools], "endpoints": [str(e) for e in plan.endpoints],
-        "profile": plan.profile.record(), "stack_order": order, "shuffle_seed": plan.seed,
-        "plan": plan.record(), "metadata": {}, "stacks": {},
+        "status": "running", "failure": None, "tools": [str(t) for t in plan.tools],
+        "endpoints": [str(e) for e in plan.endpoints], "profile": plan.profile.record(),
+        "stack_order": list(plan.stacks), "shuffle_seed": plan.seed, "plan": plan.record(), "metadata": {},
+        "stacks": {}, "rounds": [{**r.record(), "speed": None, "started_at": None} for r in rounds],
     }

@@ -1,5 +1,5 @@
 """Per-level resource sampling: server CPU, throttling and peak memory from its cgroup,
-MariaDB's CPU and connections, InnoDB state before and after (DESIGN.md section 4)."""
+MariaDB's CPU and connections, InnoDB state before and after (docs/design.md, Limits and placement)."""
 
 from __future__ import annotations
 
@@ -123,7 +123,6 @@ class LevelSample:
             server_cpu -= self.server_cpu0
         db_cpu = process_cpu_s({self.db_pid}) - self.db_cpu0 if self.db_pid else None
         status = self.probe.status("Connections")
-        open_trx, history = self.probe.settle()
         self.poller.join(timeout=2)
         peak = self.poller.peaks.memory_bytes
         if usage and usage.peak_memory_bytes:
@@ -150,30 +149,8 @@ class LevelSample:
             # less the poller's own connection
             "new_connections": status["Connections"] - self.status0["Connections"] - (self.poller.peaks.error is None),
             "history_before": self.history0,
-            "history_after": history,
+            "history_after": None,  # read after the drain (bench/driver/level.py)
             "open_trx_before": self.open_trx0,
-            "open_trx_after": open_trx,
+            "open_trx_after": None,
         }
         return server, database
-
-
-IDLE_SHARE = 0.05  # below 5 % of its quota the server is taken as idle
-IDLE_WINDOW_S = 0.2
-IDLE_TIMEOUT_S = 15.0
-
-
-def wait_until_idle(cgroup: Cgroup | None, quota_cpus: float) -> float:
-    """Wait until the server has finished the previous level's queued requests.
-
-    wrk and ab stop at the deadline, but the server goes on serving what was queued (a
-    WSGI server cannot cancel a request); without this wait that backlog is billed to
-    the next level. Returns the seconds waited (bounded by IDLE_TIMEOUT_S)."""
-    if cgroup is None:
-        return 0.0
-    started = time.monotonic()
-    while time.monotonic() - started < IDLE_TIMEOUT_S:
-        before = cgroup.usage().cpu_ns
-        time.sleep(IDLE_WINDOW_S)
-        if (cgroup.usage().cpu_ns - before) / 1e9 / IDLE_WINDOW_S < IDLE_SHARE * quota_cpus:
-            break
-    return time.monotonic() - started

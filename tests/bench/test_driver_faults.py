@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -40,10 +41,10 @@ from test_driver_run import (
 from bench.driver.users_page import seed_rows
 from bench.schema import validate_run
 from lab import db
-from lab.config import Settings
+from lab.config import Settings, format_cpus
 from lab.net import free_port
 
-LEVEL_S = 2  # measured levels: longer than the 1 s primer and warmup, so they can be told apart
+LEVEL_S = 2
 
 
 class Driver:
@@ -59,7 +60,7 @@ class Driver:
         self.procs: list[subprocess.Popen] = []
 
     def start(self, tool: str, *args: str, env: dict[str, str] | None = None,
-              pipe_stdout: bool = False) -> subprocess.Popen:
+              pipe_stdout: bool = False, preexec: Callable[[], object] | None = None) -> subprocess.Popen:
         marker = uuid.uuid4().hex
         self.markers.append(marker)
         n = len(self.procs)
@@ -67,7 +68,7 @@ class Driver:
             proc = subprocess.Popen([SCRIPTS[tool], *args],
                                     env={**driver_env(self.database_name, self.io_dir, marker), **(env or {})},
                                     stdout=subprocess.PIPE if pipe_stdout else out, stderr=err, text=True,
-                                    start_new_session=True)
+                                    start_new_session=True, preexec_fn=preexec)
         self.procs.append(proc)
         return proc
 
@@ -87,9 +88,8 @@ class Driver:
         return run_dir
 
     def measured_tool_running(self, proc: subprocess.Popen) -> bool:
-        """A wrk of a measured level (not a primer/warmup) is running."""
-        return any(cmd.split()[:1] == ["wrk"] and f"-d{LEVEL_S}s" in cmd.split()
-                   for cmd in marked_processes(self.marker(proc)).values())
+        """A wrk of a measured level is running (warm-ups are the driver's own client)."""
+        return any(cmd.split()[:1] == ["wrk"] for cmd in marked_processes(self.marker(proc)).values())
 
     def kill_server(self, proc: subprocess.Popen) -> int:
         """SIGKILL every Granian process of this driver (main and workers), as the OOM killer
@@ -162,8 +162,8 @@ def test_stack_failing_verification_is_skipped_and_the_others_run(driver, databa
     edited = restored = None
     try:
         for line in proc.stdout:
-            if edited is None and line.startswith("bench: ") and line.rstrip().endswith(": starting"):
-                edited = line.split()[1].rstrip(":")
+            if edited is None and line.startswith("bench: starting 2 server(s)"):
+                edited = DJANGO.split()[0]  # the gate runs in the order of --stacks
                 cur.execute(f"UPDATE `{faults_db}`.users SET first_name = 'Edited' WHERE id = 1")
             elif edited and restored is None and line.startswith(f"bench: {edited}: verification FAILED"):
                 cur.execute(f"UPDATE `{faults_db}`.users SET first_name = %s WHERE id = 1", (original,))
@@ -375,3 +375,89 @@ def test_bad_option_exits_2_with_one_line_and_starts_nothing(tmp_path, args, too
     assert not out.exists() and not (tmp_path / "io").exists()
     assert marked_processes(marker) == {}
     assert time.monotonic() - started < 10  # refused at once, before any database or server work
+
+
+# --- one run at a time, SIGINT however started, missing tools ---------------------------------
+def test_a_second_run_is_refused_while_one_is_measuring(driver, database):
+    first = driver.start("wrk", "--stacks", "django-wsgi", "--endpoints", "ping", "--concurrency", "1 2",
+                         "--duration", str(LEVEL_S), "--repeats", "2", "--profile", "smoke", "--out", str(driver.out))
+    wait_for(lambda: driver.measured_tool_running(first), first, "the first run's first level")
+    second = driver.run("wrk", "--stacks", "django-wsgi", "--endpoints", "ping", "--profile", "smoke",
+                        "--out", str(driver.tmp_path / "second"))
+    lines = driver.stderr(second).splitlines()
+    assert second.returncode == 2 and len(lines) == 1, lines
+    assert "another run is measuring on this machine" in lines[0] and f"pid {first.pid}" in lines[0]
+    assert str(driver.out) in lines[0]  # names the run that holds the machine
+    assert not (driver.tmp_path / "second").exists() and marked_processes(driver.marker(second)) == {}
+    assert first.poll() is None  # the running one goes on
+    os.kill(first.pid, signal.SIGINT)
+    first.wait(timeout=30)
+
+
+def test_sigint_stops_a_background_run_that_inherited_sigint_ignored(driver, database):
+    """A shell script's `bench/run_wrk.sh ... &` starts the driver with SIGINT ignored;
+    `kill -INT <pid>` (to the driver alone, not its group) must still stop it, fast and clean."""
+    proc = driver.start("wrk", "--stacks", DJANGO, "--endpoints", "ping", "--concurrency", "1 2", "--duration",
+                        str(LEVEL_S), "--repeats", "3", "--profile", "smoke", "--out", str(driver.out),
+                        preexec=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    wait_for(lambda: rows_now(driver) >= 1 and driver.measured_tool_running(proc), proc, "a measured level")
+    sent = time.monotonic()
+    os.kill(proc.pid, signal.SIGINT)
+    proc.wait(timeout=20)
+    assert time.monotonic() - sent < 20
+    assert proc.returncode == 130, driver.stderr(proc)
+    run, rows = read_run(driver.run_dir())
+    assert run["status"] == "interrupted" and run["failure"] == "stopped by SIGINT" and rows
+    assert_left_nothing(driver, proc, database, run)
+
+
+def test_missing_wrk_is_one_line_exit_2_and_nothing_started(tmp_path):
+    """PATH holds everything but wrk: refused before the database, a server or a run folder."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for folder in ("/usr/local/bin", "/usr/bin", "/bin"):
+        for program in Path(folder).iterdir():
+            if program.name != "wrk" and not (bin_dir / program.name).exists():
+                (bin_dir / program.name).symlink_to(program)
+    marker = uuid.uuid4().hex
+    out = tmp_path / "out"
+    proc = subprocess.run([SCRIPTS["wrk"], "--profile", "smoke", "--out", str(out)], capture_output=True, text=True,
+                          timeout=30, env={**driver_env("lab_test_driver_unused", tmp_path / "io", marker),
+                                           "PATH": str(bin_dir)})
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.splitlines() == ["bench/run_wrk.sh: wrk not found on PATH (scripts/setup.sh installs it)"]
+    assert not out.exists() and marked_processes(marker) == {}
+
+
+# --- levels that must not count -----------------------------------------------------------------
+def test_a_level_too_short_for_its_concurrency_is_flagged_and_its_backlog_drained(driver, database):
+    """64 connections on the ~10 RPS users page cannot each complete 3 requests within the
+    smoke profile's 3 s cap: the window is capped, the row is too_short, and the servers'
+    backlog is drained before the run goes on."""
+    proc = driver.run("wrk", "--stacks", "django-wsgi", "--endpoints", "sync", "--concurrency", "64",
+                      "--duration", "1", "--repeats", "1", "--profile", "smoke", "--out", str(driver.out))
+    assert proc.returncode == 0, driver.stderr(proc)
+    run, (row,) = read_run(driver.run_dir())
+    assert row["window"]["capped"] and row["window"]["planned_s"] == 3
+    assert row["requests"] < row["window"]["min_requests"] == 3 * 64
+    assert "too_short" in row["flags"]
+    assert row["drain"]["after_s"] > 0.2  # the abandoned requests were waited out, not ignored
+    assert_left_nothing(driver, proc, database, run)
+
+
+def test_levels_measured_beside_a_cpu_burner_are_flagged_noisy(driver, database):
+    """A process that is not the lab's spins on the server's CPU for the whole run."""
+    burner = subprocess.Popen(["taskset", "-c", format_cpus(database.server_cpus), sys.executable, "-c",
+                               "while True: pass"], start_new_session=True)
+    try:
+        proc = driver.run("wrk", "--stacks", "django-wsgi", "--endpoints", "ping", "--concurrency", "2",
+                          "--duration", "1", "--repeats", "2", "--profile", "smoke", "--out", str(driver.out))
+    finally:
+        burner.kill()
+        burner.wait()
+    assert proc.returncode == 0, driver.stderr(proc)
+    run, rows = read_run(driver.run_dir())
+    assert len(rows) == 2
+    for row in rows:
+        assert "noisy" in row["flags"], row["noise"]
+        assert row["noise"]["foreign_cpu_share"] > 0.1  # the burner took a good part of the server CPU

@@ -1,7 +1,7 @@
 """bench/run_wrk.sh and bench/run_ab.sh end to end: short real runs (smoke profile) of the
 real stacks on Granian under their limits, against the real MariaDB, measured by the
 real wrk and ab, run the way a user runs them. What they leave on disk must follow the
-results contract (bench/schema.py, DESIGN.md section 6), and nothing else may be left.
+results contract (bench/schema.py), and nothing else may be left.
 
 The driver runs on its own database (not the session's `lab_test`): it truncates
 bench_records and switches MariaDB's general log, which other tests must not see.
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -23,8 +22,20 @@ from pathlib import Path
 import pytest
 from conftest import bench_record_count
 
+from bench.driver.profiles import PROFILES, ToolPlan
+from bench.driver.schedule import build_rounds
 from bench.rawfile import read_raw
-from bench.schema import Stack, validate_row, validate_run
+from bench.schema import (
+    EXCLUDING_FLAGS,
+    MIN_COMPLETIONS_PER_CONNECTION,
+    STEADY_TOLERANCE,
+    Endpoint,
+    Flag,
+    Stack,
+    Tool,
+    validate_row,
+    validate_run,
+)
 from lab import db
 from lab.config import ROOT, Settings, format_cpus
 from lab.limits import CGROUP_ROOT, GROUP_PARENT, Limiter
@@ -33,6 +44,7 @@ SCRIPTS = {"wrk": ROOT / "bench" / "run_wrk.sh", "ab": ROOT / "bench" / "run_ab.
 DJANGO = "django-wsgi django-asgi"
 WORKLOAD = {"insert": 80, "update": 40, "delete": 80, "commit": 8, "select": 16}
 SMOKE = ["--profile", "smoke", "--duration", "1", "--repeats", "1"]
+ROUNDS = 3
 MARKER = "BENCH_TEST_MARKER"  # in the driver's environment, so inherited by all it starts
 
 
@@ -130,15 +142,15 @@ def run_db(database: Settings) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def runs(database: Settings, run_db: str, tmp_path_factory) -> dict[str, Finished]:
-    """run_wrk.sh (seed 7) then run_ab.sh (random seed) into the same --out."""
+    """run_wrk.sh (seed 7, 3 rounds) then run_ab.sh (random seed, 1 round) into the same --out."""
     out = tmp_path_factory.mktemp("results")
     io_dir = tmp_path_factory.mktemp("io")
     finished = {}
-    for tool, extra in (("wrk", ["--seed", "7"]), ("ab", [])):
+    for tool, extra in (("wrk", ["--seed", "7", "--repeats", str(ROUNDS)]), ("ab", [])):
         marker = uuid.uuid4().hex
         before = set(run_dirs(out))
         proc = subprocess.run([SCRIPTS[tool], "--stacks", DJANGO, "--endpoints", "ping sync-io",
-                               "--concurrency", "1 4", *SMOKE, "--out", str(out), *extra],
+                               "--concurrency", "4", *SMOKE, "--out", str(out), *extra],
                               env=driver_env(run_db, io_dir, marker), capture_output=True, text=True, timeout=240)
         (run_dir,) = set(run_dirs(out)) - before
         run, rows = read_run(run_dir)
@@ -158,13 +170,12 @@ def test_run_completes_with_a_valid_run_json(runs, tool, database):
     assert run["status"] == "complete" and run["ended_at"]
     assert run["tools"] == [tool]
     assert run["profile"]["name"] == "smoke"
-    assert run["profile"]["concurrency"] == [1, 4] and run["profile"]["duration_s"] == 1
+    assert run["profile"]["levels"] == {"*": [4]} and run["profile"]["duration_s"] == 1
     assert sorted(run["stack_order"]) == sorted(DJANGO.split())
     if tool == "wrk":
         assert run["shuffle_seed"] == 7
-    order = DJANGO.split()
-    random.Random(run["shuffle_seed"]).shuffle(order)
-    assert run["stack_order"] == order  # the recorded seed reproduces the order
+    assert run["failure"] is None
+    assert run["metadata"]["measuring"]["min_completions_per_connection"] == MIN_COMPLETIONS_PER_CONNECTION
     placement = run["metadata"]["placement"]
     assert placement["server_cpus"] == format_cpus(database.server_cpus)
     assert placement["client_cpus"] == format_cpus(database.client_cpus)
@@ -201,8 +212,10 @@ def test_each_stack_records_its_command_and_a_passed_verification(runs, tool):
 @pytest.mark.parametrize("tool", ["wrk", "ab"])
 def test_one_valid_row_per_level_with_its_raw_output(runs, tool, database):
     done = runs[tool]
-    assert {row_key(row) for row in done.rows} == expected_keys(DJANGO.split(), [tool], ["ping", "sync-io"], [1, 4])
-    assert len(done.rows) == 8
+    rounds = ROUNDS if tool == "wrk" else 1
+    assert {row_key(row) for row in done.rows} == expected_keys(DJANGO.split(), [tool], ["ping", "sync-io"], [4],
+                                                                rounds)
+    assert len(done.rows) == 4 * rounds
     assert_rows_follow_contract(done.run_dir, done.rows)
     for row in done.rows:
         assert row["run_id"] == done.run["run_id"]
@@ -212,6 +225,49 @@ def test_one_valid_row_per_level_with_its_raw_output(runs, tool, database):
         assert row["client"]["cpus"] == list(database.client_cpus)
     raw_files = {p.relative_to(done.run_dir) for p in (done.run_dir / "raw").rglob("*.txt")}
     assert raw_files == {Path(row["raw"]) for row in done.rows}  # none lost, none from discarded warm-ups
+
+
+def test_rounds_interleave_every_stack_in_a_recorded_random_order(runs):
+    """One round measures every stack at one level, one right after the other, in the order
+    run.json records, which the recorded seed reproduces; round 1 of every level comes
+    before round 2 of any."""
+    done = runs["wrk"]
+    recorded = done.run["rounds"]
+    plan = ToolPlan(PROFILES["smoke"].with_levels((4,)), (Tool.WRK,))
+    rebuilt = build_rounds(tuple(DJANGO.split()), (Tool.WRK,), (Endpoint.PING, Endpoint.SYNC_IO), plan.levels,
+                           lambda tool, endpoint: ROUNDS, 7)
+    assert [r.record() for r in rebuilt] == [{k: v for k, v in r.items() if k not in ("speed", "started_at")}
+                                             for r in recorded]
+    assert all(isinstance(r["speed"], float) and r["speed"] > 0 for r in recorded)  # the machine-speed probe
+    by_time = sorted(done.rows, key=lambda row: row["started_at"])
+    expected = [(r["endpoint"], r["repeat"], stack) for r in recorded for stack in r["order"]]
+    assert [(row["endpoint"], row["repeat"], row["stack"]) for row in by_time] == expected
+    for row in done.rows:
+        (rnd,) = [r for r in recorded if (r["endpoint"], r["repeat"]) == (row["endpoint"], row["repeat"])]
+        assert rnd["order"][row["position"]] == row["stack"] and row["speed"] == rnd["speed"]
+    assert len({tuple(r["order"]) for r in recorded}) > 1 or len(recorded) < 3  # orders are drawn afresh
+
+
+@pytest.mark.parametrize("tool", ["wrk", "ab"])
+def test_every_level_is_warmed_up_drained_and_checked_before_it_counts(runs, tool):
+    """Each row carries the checks that decide whether it counts, and the flags follow them."""
+    for row in runs[tool].rows:
+        warmup, window, drain, steady = row["warmup"], row["window"], row["drain"], row["steady"]
+        assert warmup["connections"] == row["concurrency"] == warmup["connections_answered"]
+        assert warmup["requests"] >= row["concurrency"]
+        assert drain["drained"] and drain["before_s"] >= 0 and drain["after_s"] >= 0
+        assert window["min_requests"] == MIN_COMPLETIONS_PER_CONNECTION * row["concurrency"]
+        assert row["duration_s"] == window["planned_s"] >= 1
+        assert (row["requests"] < window["min_requests"]) == (Flag.TOO_SHORT in row["flags"])
+        if tool == "wrk":  # ab's measured mean is whole milliseconds: too coarse at ping's latency
+            assert steady["littles_rps"] == pytest.approx(row["concurrency"] / row["latency_ms"]["mean"] * 1000)
+        if steady["deviation"] is not None:
+            assert (abs(steady["deviation"]) > STEADY_TOLERANCE) == (Flag.NOT_STEADY in row["flags"])
+        noise = row["noise"]
+        assert 0 <= noise["foreign_cpu_share"] <= 1 and 0 <= noise["steal_share"] <= 1
+        assert (Flag.NOISY in row["flags"]) == (max(noise["foreign_cpu_share"], noise["steal_share"]) > 0.05)
+    counted = [row for row in runs[tool].rows if not set(row["flags"]) & EXCLUDING_FLAGS]
+    assert counted, "no level of a quiet smoke run counted"
 
 
 def test_latest_points_at_the_newest_run(runs):
@@ -234,7 +290,7 @@ def test_nothing_is_left_behind(runs, tool):
 def test_fastapi_stack_is_verified_and_measured(database, run_db, tmp_path):
     marker = uuid.uuid4().hex
     proc = subprocess.run([SCRIPTS["wrk"], "--stacks", "fastapi", "--endpoints", "ping sync-io",
-                           "--concurrency", "1", *SMOKE, "--out", str(tmp_path / "out")],
+                           "--concurrency", "2", *SMOKE, "--out", str(tmp_path / "out")],
                           env=driver_env(run_db, tmp_path / "io", marker), capture_output=True, text=True,
                           timeout=120)
     (run_dir,) = run_dirs(tmp_path / "out")
@@ -243,7 +299,7 @@ def test_fastapi_stack_is_verified_and_measured(database, run_db, tmp_path):
     assert info["verification"]["passed"], info["verification"]["failed"]
     assert proc.returncode == 0, proc.stderr
     assert info["verification"]["statements_per_request"]["async-io"]["workload"] == WORKLOAD
-    assert {row_key(row) for row in rows} == expected_keys(["fastapi"], ["wrk"], ["ping", "sync-io"], [1])
+    assert {row_key(row) for row in rows} == expected_keys(["fastapi"], ["wrk"], ["ping", "sync-io"], [2])
     assert_rows_follow_contract(run_dir, rows)
     assert all(row["status"] == "ok" and row["valid"] for row in rows)
     assert marked_processes(marker) == {} and run_cgroups(run["run_id"]) == []

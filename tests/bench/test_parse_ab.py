@@ -44,6 +44,9 @@ def test_every_report_fills_the_row_keys_and_agrees_with_ab(name):
     assert result.elapsed_s == pytest.approx(2.0, abs=0.05)  # -t 2
     assert result.rps == pytest.approx(result.requests / result.elapsed_s, rel=1e-3)
     assert result.errors["timeout"] is None and result.errors["incomplete"] is None
+    # Little's law needs the mean ab measured request by request (the Total row, whole ms),
+    # not "Time per request", which ab computes from the count itself.
+    assert result.measured_mean_ms == total_row(raw.stdout)[1]
 
 
 @pytest.mark.parametrize("name", REPORTED)

@@ -1,6 +1,7 @@
 """parse_wrk on real wrk output (fixtures/raw/wrk/), checked against wrk's own human report
 in the same file, so a re-capture with other numbers still tests the same things."""
 
+import json
 import re
 from pathlib import Path
 
@@ -52,6 +53,12 @@ def test_latency_is_ordered_and_in_milliseconds(name):
     # wrk's report rounds ("561.00us", "2.55ms"); the JSON has the exact microseconds.
     p50 = re.search(r"50%\s+([\d.]+)(us|ms)", stdout)
     assert lat["p50"] == pytest.approx(float(p50.group(1)) / (1000 if p50.group(2) == "us" else 1), rel=0.01)
+
+
+def test_the_measured_mean_latency_is_wrks_own():
+    result, raw = parse("get")
+    summary = json.loads(raw.split("WRK_SUMMARY_JSON ", 1)[1].splitlines()[0])
+    assert result.measured_mean_ms == summary["latency_us"]["mean"] / 1000 == result.latency_ms["mean"]
 
 
 def test_clean_get_is_valid_with_no_errors():

@@ -1,0 +1,184 @@
+"""One level: warm up, check the servers drained, measure the planned window, drain again,
+and build the row (bench/schema.py) with every check that decides whether it counts."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from bench.driver.dbprobe import DatabaseGone, DbProbe, mariadbd_pid
+from bench.driver.drain import wait_drained
+from bench.driver.fleet import Fleet
+from bench.driver.noise import NOISY_SHARE, NoiseSample
+from bench.driver.sampling import LevelSample, process_cpu_s
+from bench.driver.schedule import Round
+from bench.driver.tools import POST_BODY, ToolOutcome, now, run_tool
+from bench.driver.warmup import WarmupResult, warm_up
+from bench.driver.window import AB_MEAN_RESOLUTION_FLOOR_MS, Window, littles_law, plan_window, validity_flags
+from bench.schema import (
+    DB_KEYS,
+    ENDPOINT_PATHS,
+    ERROR_KEYS,
+    LATENCY_KEYS,
+    SCHEMA_VERSION,
+    SERVER_KEYS,
+    Flag,
+    Tool,
+)
+from lab.config import Settings
+from lab.serve import Server, ServerDied
+
+CLIENT_BOUND_SHARE = 0.8
+DB_BOUND_SHARE = 0.8
+HISTORY_GROWTH_LIMIT = 1000  # undo log records left unpurged after a level
+WARMUP_FLOOR_S = 10
+
+
+def resource_flags(status: str, valid: bool, error_count: int | None, client: dict, database: dict) -> list[str]:
+    """Flags about the set-up and the tool's own verdict (see schema.Flag)."""
+    flags = []
+    if status == "failed":
+        flags.append(Flag.FAILED)
+    elif not valid:
+        flags.append(Flag.INVALID)
+    if error_count:
+        flags.append(Flag.ERRORS)
+    if (client.get("cpu_share") or 0) > CLIENT_BOUND_SHARE:
+        flags.append(Flag.CLIENT_BOUND)
+    if (database.get("cpu_share") or 0) > DB_BOUND_SHARE:
+        flags.append(Flag.DB_BOUND)
+    if database.get("open_trx_after"):
+        flags.append(Flag.DB_OPEN_TRANSACTIONS)
+    before, after = database.get("history_before"), database.get("history_after")
+    if before is not None and after is not None and after - before > HISTORY_GROWTH_LIMIT:
+        flags.append(Flag.DB_HISTORY_GROWTH)
+    return [str(f) for f in flags]
+
+
+@dataclass
+class LevelContext:
+    """What one level needs from the run."""
+
+    settings: Settings
+    probe: DbProbe
+    fleet: Fleet
+    duration_s: int
+    max_window_s: int
+    run_id: str
+
+
+@dataclass
+class Measured:
+    """One tool run and the readings around it."""
+
+    outcome: ToolOutcome
+    server: dict
+    database: dict
+    noise: dict
+    died: str | None
+    gone: DatabaseGone | None
+    started: str
+    ended: str
+
+
+def _lab_cpu(context: LevelContext, db_pid: int | None):
+    return lambda: context.fleet.cpu_s() + (process_cpu_s({db_pid}) if db_pid else 0.0)
+
+
+def _run_window(context: LevelContext, server, tool, url: str, method: str, concurrency: int,
+                window: Window, raw_path) -> Measured:
+    settings = context.settings
+    db_pid = mariadbd_pid(settings)
+    sample = LevelSample(settings, context.probe, server.cgroup,
+                         server.pids if server.cgroup is None and isinstance(server, Server) else None, db_pid)
+    noise = NoiseSample(tuple(sorted({*settings.server_cpus, *settings.client_cpus, *settings.db_cpus})),
+                        _lab_cpu(context, db_pid))
+    started, clock = now(), time.monotonic()
+    outcome = run_tool(tool, url, method, concurrency, window.planned_s, settings, raw_path)
+    ended, elapsed = now(), time.monotonic() - clock
+    noise_record = noise.finish(elapsed).record()
+    died = None
+    try:
+        server.check_alive()
+    except ServerDied as error:
+        died = str(error)
+    gone = None
+    try:
+        server_section, db_section = sample.finish(outcome.result.requests if outcome.result else None)
+    except DatabaseGone as error:  # a failed row, then the run stops
+        gone, server_section, db_section = error, dict.fromkeys(SERVER_KEYS), dict.fromkeys(DB_KEYS)
+    return Measured(outcome, server_section, db_section, noise_record, died, gone, started, ended)
+
+
+def measure_level(context: LevelContext, stack: str, round_: Round, rps_estimate: float | None,
+                  speed: float | None, raw_path, raw_relative: str) -> tuple[dict, DatabaseGone | None, str | None]:
+    """Measure `stack` in this round; returns the row, a DatabaseGone to raise after the
+    row is saved, and the server's death message if it died."""
+    server = context.fleet.servers[stack]
+    method, path = ENDPOINT_PATHS[round_.endpoint]
+    body = POST_BODY.read_bytes() if method == "POST" else b""
+    warm = warm_up(server.url, method, path, body, round_.concurrency, max(WARMUP_FLOOR_S, context.max_window_s))
+    before_s, drained = wait_drained(context.fleet.watched(), context.probe)
+    window = plan_window(context.duration_s, context.max_window_s, round_.concurrency, rps_estimate or warm.rps)
+    measured = _run_window(context, server, round_.tool, server.url + path, method, round_.concurrency, window,
+                           raw_path)
+    after_s = 0.0
+    if measured.gone is None:
+        try:  # read after the drain: a transaction still open now is a finding, not a race
+            after_s, _ = wait_drained(context.fleet.watched(), context.probe)
+            measured.database["open_trx_after"] = context.probe.open_transactions()
+            measured.database["history_after"] = context.probe.history_length()
+        except DatabaseGone as error:
+            measured.gone = error
+    row = build_row(context, stack, round_, measured, window, warm,
+                    {"before_s": round(before_s, 3), "after_s": round(after_s, 3), "drained": drained},
+                    speed, raw_relative)
+    return row, measured.gone, measured.died
+
+
+def _checkable_mean(tool: Tool, result) -> float | None:
+    """The tool's own mean latency, where it is fine enough for the Little's law check."""
+    mean = result.measured_mean_ms
+    if tool == Tool.AB and mean is not None and mean < AB_MEAN_RESOLUTION_FLOOR_MS:
+        return None
+    return mean
+
+
+def build_row(context: LevelContext, stack: str, round_: Round, measured: Measured, window: Window,
+              warm: WarmupResult, drain: dict, speed: float | None, raw_relative: str) -> dict:
+    outcome, result = measured.outcome, measured.outcome.result
+    client_cpus = context.settings.client_cpus
+    client = {"cpu_pct": outcome.client_cpu_s / outcome.elapsed_s * 100,
+              "cpu_share": outcome.client_cpu_s / outcome.elapsed_s / len(client_cpus), "cpus": list(client_cpus)}
+    failure = measured.died or (str(measured.gone) if measured.gone else None) or outcome.failure
+    ok = result is not None and not failure
+    errors = result.errors if ok else {}
+    error_count = sum(v for v in errors.values() if v) if errors else None
+    requests = result.requests if ok else None
+    steady = (littles_law(result.rps, round_.concurrency, _checkable_mean(round_.tool, result)) if ok
+              else littles_law(None, round_.concurrency, None))
+    row = {
+        "schema_version": SCHEMA_VERSION, "run_id": context.run_id, "stack": stack,
+        "endpoint": str(round_.endpoint), "tool": str(round_.tool), "concurrency": round_.concurrency,
+        "repeat": round_.repeat, "position": round_.order.index(stack), "duration_s": window.planned_s,
+        "started_at": measured.started, "ended_at": measured.ended,
+        "status": "ok" if ok else "failed", "failure": None if ok else failure,
+        "valid": bool(ok and result.valid), "invalid_reason": result.invalid_reason if ok else None,
+        "rps": result.rps if ok else None, "requests": requests, "elapsed_s": result.elapsed_s if ok else None,
+        "bytes": result.bytes if ok else None,
+        "latency_ms": {**dict.fromkeys(LATENCY_KEYS), **(result.latency_ms if ok else {})},
+        "errors": {**dict.fromkeys(ERROR_KEYS), **errors}, "error_count": error_count,
+        "error_rate": error_count / requests if requests and error_count is not None else None,
+        "server": measured.server, "db": measured.database, "client": client,
+        "window": window.record(), "warmup": warm.record(), "drain": drain, "steady": steady.record(),
+        "noise": measured.noise, "speed": speed, "flags": [], "raw": raw_relative,
+    }
+    flags = resource_flags(row["status"], row["valid"], error_count, client, measured.database)
+    if ok:
+        flags += validity_flags(requests, window, steady)
+        if not drain["drained"]:
+            flags.append(str(Flag.NOT_DRAINED))
+        if max(measured.noise["foreign_cpu_share"], measured.noise["steal_share"]) > NOISY_SHARE:
+            flags.append(str(Flag.NOISY))
+    row["flags"] = flags
+    return row
