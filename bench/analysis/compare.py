@@ -1,11 +1,13 @@
-"""`python -m bench compare RUN_A RUN_B [...] [--out DIR]`: overlay charts and a ratio
-table across runs, e.g. the manual flow where Django is served once with USE_ASGI=false
-and once with USE_ASGI=true and each is measured with `bench/run_wrk.sh --url`.
+"""`python -m bench compare RUN_A RUN_B [...] [--out DIR]`: runs against the first one,
+with 95 % intervals, e.g. the manual flow where Django is served once with USE_ASGI=false
+and once with USE_ASGI=true and each is measured with `bench/run_wrk.sh --url`. The
+figures come from compare_tables.py; this module writes them and warns.
 
 Runs made on different machines, limits or versions are not comparable without saying
 so: every differing key is named, with its values, loudly on stderr and at the top of
-compare.md. Differing settings and profiles are listed too, but quietly, since toggling
-USE_ASGI changes settings on purpose.
+compare.md, and so is a machine-speed probe that differs beyond noise. Differing
+settings and profiles are listed too, but quietly, since toggling USE_ASGI changes
+settings on purpose.
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.colors import to_hex
 
-from bench.analysis import markdown, sentences
-from bench.analysis.frames import UNKNOWN, Run, RunError, aggregate, best_levels, load_run
+from bench.analysis import compare_tables, markdown
+from bench.analysis.frames import UNKNOWN, Run, RunError, aggregate, load_run
 from bench.analysis.plots import METRICS, chart_name, draw_metric, endpoint_series
-from bench.analysis.stacks import endpoint_sort_key, endpoint_title, stack_label, stack_sort_key
+from bench.analysis.stacks import endpoint_sort_key, endpoint_title, stack_label
 
 # Metadata that makes runs incomparable when it differs (dotted keys flatten nested dicts).
 LOUD_KEYS = ("host", "cpu_model", "cpu_count", "kernel", "os", "python", "git_sha", "limiter", "placement",
@@ -92,65 +94,50 @@ def run_warnings(runs: list[Run], labels: list[str]) -> list[str]:
     return lines
 
 
-def ratio_table(runs: list[Run], labels: list[str]) -> dict[str, pd.DataFrame]:
-    """Per endpoint: each run x stack x tool at its best level, with the ratio to the baseline
-    (the first run's first stack in table order measured on that endpoint with that tool)."""
-    frames = [best_levels(aggregate(run.rows)).assign(run=label, run_order=order)
-              for order, (label, run) in enumerate(zip(labels, runs, strict=True))]
-    every = pd.concat(frames, ignore_index=True)
-    every["stack_order"] = every["stack"].map(stack_sort_key)
-    every = every.sort_values(["run_order", "stack_order"], kind="stable")
-    tables = {}
-    for endpoint in sorted(every["endpoint"].unique(), key=endpoint_sort_key):
-        rows = []
-        for tool, group in every[every["endpoint"] == endpoint].groupby("tool", sort=False):
-            baseline = group.iloc[0]
-            for index, row in group.iterrows():
-                comparison = sentences.Comparison(row, baseline)
-                rows.append({"run": row["run"], "stack": row["stack"], "tool": tool,
-                             "best median RPS": f"{row['rps_median']:,.1f}",
-                             "at concurrency": row["concurrency"],
-                             "RPS range (repeats)": f"{row['rps_min']:,.1f}–{row['rps_max']:,.1f}",
-                             "p99 (ms)": sentences.fmt_ms(row["latency_ms_p99_median"]),
-                             "ratio": f"{comparison.ratio:.2f}×",
-                             "baseline": f"{baseline['run']} · {baseline['stack']}",
-                             "within noise of baseline": _noise(comparison, index == group.index[0]),
-                             "flags": ", ".join(row["flags"]) or "none"})
-        tables[endpoint] = pd.DataFrame(rows)
-    return tables
+def run_table_text(table: pd.DataFrame) -> str:
+    """The run-vs-run table, one sub-table per endpoint (also printed to stdout)."""
+    if table.empty:
+        return "No run has a counted measurement."
+    parts = []
+    for endpoint in sorted(table["endpoint"].unique(), key=endpoint_sort_key):
+        rows = table[table["endpoint"] == endpoint].drop(columns="endpoint")
+        parts.append(f"### {endpoint_title(endpoint)}\n\n{_md_table(rows)}")
+    return "\n\n".join(parts)
 
 
-def _noise(comparison: sentences.Comparison, is_baseline: bool) -> str:
-    if is_baseline:
-        return "baseline"
-    if comparison.single_repeat:
-        return "unknown (1 repeat)"
-    return "yes" if comparison.overlap else "no"
+def within_run_text(runs: list[Run], labels: list[str]) -> str:
+    parts = []
+    for a, b in compare_tables.PAIRS:
+        table = compare_tables.within_run(runs, labels, a, b)
+        if not table.empty:
+            table["endpoint"] = table["endpoint"].map(endpoint_title)
+            parts.append(f"### {stack_label(a)} / {stack_label(b)}\n\n{_md_table(table)}")
+    return "\n\n".join(parts) or "No run measured two of the stacks side by side."
 
 
 def _md_table(frame: pd.DataFrame) -> str:
     return markdown.table(list(frame.columns), frame.itertuples(index=False))
 
 
-def _loud_block(labels: list[str], loud: list[Difference], incomplete: list[str]) -> str:
+def _loud_block(labels: list[str], loud: list[Difference], incomplete: list[str], speed: list[str]) -> str:
     text = []
     if loud:
         text += ["> **WARNING: THESE RUNS DIFFER IN MACHINE, LIMITS OR VERSIONS.** Ratios between them mix "
                  "those differences with the stacks' own: " + ", ".join(f"`{d.key}`" for d in loud) + ".", "",
                  markdown.table(["key", *labels], [(d.key, *d.values) for d in loud]), ""]
+    text += [f"> **WARNING: MACHINE SPEED DIFFERS**: {line}.\n" for line in speed]
     if incomplete:
         text += ["> **WARNING: SOME RUNS ARE INCOMPLETE**: " + "; ".join(incomplete) + ".", ""]
     return "\n".join(text)
 
 
 def render_compare(runs: list[Run], labels: list[str], charts: list[Path], out: Path) -> tuple[str, str]:
-    """compare.md, and the ratio tables alone (printed to stdout)."""
+    """compare.md, and the run-vs-run tables alone (printed to stdout)."""
     loud, quiet = loud_differences(runs), quiet_differences(runs)
-    tables = ratio_table(runs, labels)
-    ratio_text = "\n\n".join(f"### {endpoint_title(e)}\n\n{_md_table(t)}" for e, t in tables.items()) or \
-        "No run has a valid measurement."
+    speeds, speed_loud = compare_tables.speed_table(runs, labels)
+    ratio_text = run_table_text(compare_tables.run_vs_run(runs, labels))
     parts = [f"# Comparison of runs {', '.join(labels)}", "",
-             _loud_block(labels, loud, run_warnings(runs, labels))]
+             _loud_block(labels, loud, run_warnings(runs, labels), speed_loud)]
     parts += ["## Runs", "", markdown.table(
         ("label", "run", "folder", "started", "status", "stacks", "tools", "machine"),
         [(label, run.run_id, str(run.path.resolve()), run.info.get("started_at", UNKNOWN),
@@ -162,13 +149,25 @@ def render_compare(runs: list[Run], labels: list[str], charts: list[Path], out: 
         parts += ["Settings and profile differences (expected when e.g. USE_ASGI is toggled between runs):",
                   "",
                   markdown.table(["key", *labels], [(d.key, *d.values) for d in quiet]), ""]
-    parts += ["## Best throughput per run and stack", "",
-              ("Each series at its best level (highest median RPS); the ratio is to the baseline named in "
-               "each row, measured with the same tool. \"Within noise\" means the repeats' min-max ranges "
-               "overlap."), "",
-              ratio_text, "", "## Charts", ""]
+    parts += ["## Machine speed", "",
+              (f"The driver's fixed CPU probe, once per round (million loop steps per second). The ratio to run "
+               f"{labels[0]} has a Welch 95 % interval; when it excludes 1 the machine itself ran at another "
+               "speed."), "", _md_table(speeds), ""]
+    parts += ["## Run against run", "", RUN_INTRO.format(first=labels[0]), "", ratio_text, ""]
+    parts += ["## Stack ratios within each run", "", WITHIN_INTRO.format(first=labels[0]), "",
+              within_run_text(runs, labels), "", "## Charts", ""]
     parts += [f"![{path.stem}]({path.relative_to(out).as_posix()})\n" for path in charts]
     return "\n".join(parts) + "\n", ratio_text
+
+
+RUN_INTRO = ("Per endpoint, tool and level: each run's throughput (geometric mean over counted rounds, 95 % "
+             "interval) and, for runs after {first}, the ratio to the same stack in run {first} (or, when "
+             "{first} lacks that stack, to {first}'s Django WSGI or first stack) with a Welch 95 % interval: "
+             "runs share no rounds, so nothing is paired. *faster*/*slower*: the interval excludes 1; "
+             "*within noise*: it contains 1; fewer than 3 counted rounds on either side: no verdict.")
+WITHIN_INTRO = ("Each run's own paired ratio (rounds that measured both stacks), side by side, with whether each "
+                "later run's estimate lies inside run {first}'s interval and the other way round. Two runs that "
+                "agree have each estimate inside the other's interval.")
 
 
 def draw_overlays(runs: list[Run], labels: list[str], out: Path) -> list[Path]:
@@ -201,8 +200,8 @@ def default_out(first_run: Path) -> Path:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench compare",
-        description="Overlay charts and a ratio table across runs; "
-                    "warns when machine, limits or versions differ.")
+        description="Runs against the first one with 95 % intervals, within-run ratios side by side, "
+                    "overlay charts; warns when machine, limits, versions or machine speed differ.")
     parser.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR", help="two or more run folders")
     parser.add_argument("--out", type=Path,
                         help="output folder (default: compare-<UTC timestamp> next to the first run)")
@@ -233,6 +232,8 @@ def main(argv: list[str]) -> int:
 
 
 def _warn(runs: list[Run], labels: list[str]) -> None:
+    for line in compare_tables.speed_table(runs, labels)[1]:
+        print(f"WARNING: MACHINE SPEED DIFFERS: {line}", file=sys.stderr)
     loud = loud_differences(runs)
     if loud:
         print("WARNING: THESE RUNS DIFFER IN MACHINE, LIMITS OR VERSIONS; ratios mix those differences with "

@@ -1,6 +1,6 @@
-"""The report's context: the header (what ran, where, and loud warnings when the run is
-less than complete), the methodology and the verification gate's outcome per stack. A
-reader must know these before trusting a single figure below them."""
+"""The report's context: the title with loud warnings when the run is less than complete
+(read before any figure), and, after the figures, the methodology, the verification
+gate's outcome per stack and what ran where (machine, versions, limits, settings)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from bench.analysis import markdown
+from bench.analysis import markdown, stats, validity
 from bench.analysis.frames import UNKNOWN, Run
 from bench.analysis.stacks import endpoint_sort_key, endpoint_title
+from bench.schema import MIN_COMPLETIONS_PER_CONNECTION, STEADY_TOLERANCE
 
 METHODOLOGY = Path(__file__).with_name("methodology.md")
 STATUS_WARNINGS = {  # run.json status -> (headline, what it means)
@@ -23,13 +24,17 @@ STATUS_WARNINGS = {  # run.json status -> (headline, what it means)
 }
 
 
-def header(run: Run) -> str:
-    """Title, loud warnings, then what ran where: machine, versions, limits, DB, settings."""
+def title(run: Run) -> str:
+    """The title and the loud warnings: the first thing a reader sees."""
+    lines = [f"# Benchmark report: run {run.run_id}"]
+    lines += [f"\n> {warning}" for warning in _warnings(run)]
+    return "\n".join(lines)
+
+
+def settings(run: Run) -> str:
+    """What ran where: machine, versions, limits, DB, settings (read after the verdicts)."""
     info = run.info
-    lines = [f"# Benchmark report: run {run.run_id}", ""]
-    lines += [f"> {warning}\n" for warning in _warnings(run)]
     profile = info.get("profile") or {}
-    placement = run.meta("placement")
     rows = [
         ("run", f"`{run.run_id}`"),
         ("started / ended", (f"{info.get('started_at') or UNKNOWN} / "
@@ -37,22 +42,23 @@ def header(run: Run) -> str:
         ("status", f"**{info.get('status', UNKNOWN)}**"),
         ("profile", _profile(profile)),
         ("tools", ", ".join(info.get("tools") or []) or UNKNOWN),
-        ("stack order", (f"{', '.join(info.get('stack_order') or []) or UNKNOWN} "
-                        f"(shuffle seed {info.get('shuffle_seed', UNKNOWN)})")),
+        ("rounds", f"{sum(bool(r.get('started_at')) for r in run.rounds)} of {len(run.rounds)} planned were "
+                   f"started, each in its own shuffled stack order (seed {info.get('shuffle_seed', UNKNOWN)})"),
         ("machine", f"{run.meta('host')}: {run.meta('cpu_model')}, {run.meta('cpu_count')} CPUs"),
         ("kernel / OS", f"{run.meta('kernel')} / {run.meta('os')}"),
         ("git", f"`{run.meta('git_sha')}`"),
-        ("placement and limits", _placement(placement)),
+        ("placement and limits", _placement(run.meta("placement"))),
         ("limiter", _plain(run.meta("limiter"))),
+        ("noise thresholds", _plain(run.meta("noise_thresholds"))),
     ]
-    lines.append(markdown.table(("item", "value"), rows))
+    lines = ["## Metadata and settings", "", markdown.table(("item", "value"), rows)]
     versions = [(name, markdown.code_span(version)) for name, version in _versions(run)]
     lines += ["", "### Versions", "", markdown.table(("component", "version"), versions)]
-    for title, key in (("Database", "database"), ("Settings (secrets redacted)", "settings")):
+    for heading, key in (("Database", "database"), ("Settings (secrets redacted)", "settings")):
         values = run.meta(key)
         rows = sorted(values.items()) if isinstance(values, dict) else [(key, values)]
         table = markdown.table(("name", "value"), [(k, markdown.code_span(_plain(v))) for k, v in rows])
-        lines += ["", f"### {title}", "", table]
+        lines += ["", f"### {heading}", "", table]
     return "\n".join(lines)
 
 
@@ -64,6 +70,9 @@ def _warnings(run: Run) -> list[str]:
         headline, meaning = STATUS_WARNINGS.get(status, (f"RUN STATUS {str(status).upper()}",
                                                          "the run's status is not 'complete'"))
         warnings.append(f"**WARNING: {headline}**: {meaning}.")
+    if run.info.get("failure"):
+        failure = " ".join(str(run.info["failure"]).split())
+        warnings.append(f"**Why the run stopped**: {markdown.code_span(failure)}.")
     planned = _planned_rows(run)
     if planned and len(run.rows) < planned:
         warnings.append(f"**WARNING: INCOMPLETE**: {len(run.rows)} of {planned} planned rows exist.")
@@ -71,11 +80,10 @@ def _warnings(run: Run) -> list[str]:
         if info.get("status") in ("skipped", "failed"):
             warnings.append(f"**WARNING: stack {stack} {info['status'].upper()}**: "
                             f"{info.get('reason') or 'no reason recorded'}.")
-    failed = int((run.rows["status"] == "failed").sum())
-    invalid = int(((run.rows["status"] == "ok") & ~run.rows["valid"]).sum())
-    if failed or invalid:
-        warnings.append(f"**{failed} failed and {invalid} invalid row(s)** are not counted in any figure; "
-                        "see Flagged rows.")
+    excluded = int((~run.rows["counted"]).sum()) if len(run.rows) else 0
+    if excluded:
+        warnings.append(f"**{excluded} of {len(run.rows)} row(s) are counted in no figure, ratio or verdict** "
+                        "(failed, invalid, too short, not steady, not drained or noisy): see Noise and validity.")
     if run.problems:
         warnings.append("**WARNING: the results files break the contract in places**: "
                         + "; ".join(run.problems) + ".")
@@ -83,22 +91,39 @@ def _warnings(run: Run) -> list[str]:
 
 
 def _planned_rows(run: Run) -> int | None:
+    """One row per stack in every planned round's order."""
+    return sum(len(r.get("order") or []) for r in run.rounds) or None
+
+
+def _levels(profile: dict) -> str:
+    """`ping 16; other endpoints 4`, from the profile's per-endpoint levels (or a plain list)."""
+    levels = profile.get("levels", profile.get("concurrency"))
+    if isinstance(levels, list):
+        return ", ".join(str(c) for c in levels) or UNKNOWN
+    if not isinstance(levels, dict) or not levels:
+        return UNKNOWN
+    every = "every endpoint" if len(levels) == 1 else "other endpoints"
+    parts = [(every if key == "*" else key, ", ".join(str(c) for c in values or []))
+             for key, values in sorted(levels.items(), key=lambda item: item[0] == "*")]
+    return "; ".join(f"{key} {values}" for key, values in parts)
+
+
+def _rounds(run: Run) -> str:
+    """Rounds per level as the profile asks, with the ab cross-check's when it differs."""
     profile = run.info.get("profile") or {}
-    levels, repeats = profile.get("concurrency"), profile.get("repeats")
-    if not isinstance(levels, list) or not isinstance(repeats, int):
-        return None
-    stacks = [s for s, i in run.stacks.items() if i.get("status") != "skipped"]
-    endpoints, tools = run.info.get("endpoints") or [], run.info.get("tools") or []
-    return len(stacks) * len(endpoints) * len(tools) * len(levels) * repeats
+    text = f"{_plain(profile.get('repeats'))} round(s) per level"
+    tools = run.info.get("tools") or []
+    if "ab_repeats" in profile and "ab" in tools and "wrk" in tools:
+        text += f" ({_plain(profile['ab_repeats'])} for the ab cross-check)"
+    return text
 
 
 def _profile(profile: dict) -> str:
     if not profile:
         return UNKNOWN
-    levels = ", ".join(str(c) for c in profile.get("concurrency") or []) or UNKNOWN
-    return (f"{profile.get('name', UNKNOWN)}: concurrency {levels}; {profile.get('duration_s', '?')} s "
-            f"x {profile.get('repeats', '?')} repeat(s); primer {profile.get('primer_s', '?')} s, "
-            f"warm-up {profile.get('warmup_s', '?')} s")
+    details = ", ".join(f"{k}={_plain(v)}" for k, v in profile.items()
+                        if k not in ("name", "levels", "concurrency", "purpose") and v not in ("", None))
+    return f"{profile.get('name', UNKNOWN)}: levels {_levels(profile)}; {details or 'no other settings recorded'}"
 
 
 def _placement(placement: Any) -> str:
@@ -140,11 +165,17 @@ def methodology(run: Run) -> str:
     profile = run.info.get("profile") or {}
     placement = run.meta("placement") if isinstance(run.meta("placement"), dict) else {}
     values = {
-        "levels": ", ".join(str(c) for c in profile.get("concurrency") or []) or UNKNOWN,
+        "levels": _levels(profile),
         "tools": ", ".join(run.info.get("tools") or []) or UNKNOWN,
         "limiter": _plain(run.meta("limiter")),
         "server_memory": _bytes(placement.get("server_memory_bytes")),
-        **{k: _plain(profile.get(k)) for k in ("duration_s", "repeats", "primer_s", "warmup_s")},
+        "rounds": _rounds(run),
+        **{k: _plain(profile.get(k)) for k in ("duration_s", "max_window_s")},
+        "min_completions": str(MIN_COMPLETIONS_PER_CONNECTION),
+        "steady_tolerance": f"{STEADY_TOLERANCE:.0%}",
+        "noise_rule": validity.noise_rule(run),
+        "confidence": f"{stats.CONFIDENCE:.0%}",
+        "min_rounds": str(stats.MIN_ROUNDS),
         **{k: _plain(placement.get(k))
            for k in ("server_cpus", "server_cpu_quota", "client_cpus", "db_cpus")},
     }

@@ -1,10 +1,13 @@
 """A run folder as pandas frames: the one place that reads run.json and results.jsonl.
 
-Every row stays in `Run.rows` (failed, invalid and flagged rows too, so they can be
-marked and listed); only valid rows of levels that produced a measurement ("counted"
-rows) feed the figures. A line or row that breaks the contract is set aside and named
-in `Run.problems` rather than stopping the report: a half-written last line is what an
-interrupted run leaves behind.
+Every row stays in `Run.rows` (failed, invalid, excluded and flagged rows too, so they
+can be marked and listed); only "counted" rows feed a figure, ratio or verdict: status
+ok, valid, and none of the schema's EXCLUDING_FLAGS (a level that was too short, not
+steady, not drained or noisy measured something other than the stack). A line or row
+that breaks the contract is set aside and named in `Run.problems` rather than stopping
+the report: a half-written last line is what an interrupted run leaves behind. A run of
+an older schema is refused (RunError), and so are stray older rows (one problem line),
+since their repeats are not interleaved rounds and nothing here could pair them.
 """
 
 from __future__ import annotations
@@ -16,14 +19,23 @@ from typing import Any
 
 import pandas as pd
 
-from bench.analysis.stacks import BASELINE, endpoint_sort_key, stack_sort_key
+from bench.analysis import stats
+from bench.analysis.stacks import endpoint_sort_key, stack_sort_key
 from bench.schema import (
     CLIENT_KEYS,
     DB_KEYS,
+    DRAIN_KEYS,
     ERROR_KEYS,
+    EXCLUDING_FLAGS,
     LATENCY_KEYS,
+    NOISE_KEYS,
     ROW_FIELDS,
+    SCHEMA_VERSION,
     SERVER_KEYS,
+    STEADY_KEYS,
+    WARMUP_KEYS,
+    WINDOW_KEYS,
+    Flag,
     Tool,
     validate_row,
     validate_run,
@@ -32,8 +44,10 @@ from bench.schema import (
 UNKNOWN = "unknown"
 LEVEL_KEYS = ["stack", "endpoint", "tool", "concurrency"]
 SERIES_KEYS = ["stack", "endpoint", "tool"]
+ROUND_KEYS = ["endpoint", "tool", "concurrency", "repeat"]
 
-# Flattened columns aggregated over repeats (median, min, max per level).
+# Flattened columns aggregated over counted rounds (median, min, max per level); the
+# throughput also gets its geometric mean and 95 % interval (rps_gmean, rps_low, rps_high).
 METRICS = (
     "rps",
     "latency_ms_p50",
@@ -48,12 +62,14 @@ METRICS = (
 )
 
 _NESTED = {"latency_ms": LATENCY_KEYS, "errors": ERROR_KEYS, "server": SERVER_KEYS, "db": DB_KEYS,
-           "client": CLIENT_KEYS}
+           "client": CLIENT_KEYS, "window": WINDOW_KEYS, "warmup": WARMUP_KEYS, "drain": DRAIN_KEYS,
+           "steady": STEADY_KEYS, "noise": NOISE_KEYS}
 _NESTED_COLUMNS = [f"{part}_{key}" for part, keys in _NESTED.items() for key in keys]
+_NOT_NUMERIC = ("client_cpus", "window_capped", "drain_drained")  # a list and two booleans, kept as read
 COLUMNS = [name for name, kind in ROW_FIELDS.items() if kind is not dict] + _NESTED_COLUMNS
 # Nulls become NaN, so medians skip them and charts leave gaps rather than drawing zeros.
-NUMERIC = [*_NESTED_COLUMNS, "rps", "requests", "elapsed_s", "bytes", "error_count", "error_rate",
-           "duration_s"]
+NUMERIC = [*(c for c in _NESTED_COLUMNS if c not in _NOT_NUMERIC), "rps", "requests", "elapsed_s", "bytes",
+           "error_count", "error_rate", "duration_s", "speed"]
 
 
 class RunError(Exception):
@@ -84,13 +100,36 @@ class Run:
     def stacks(self) -> dict[str, dict[str, Any]]:
         """Every stack the run planned or measured, in table order (run.json first, then rows)."""
         stacks = dict(self.info.get("stacks") or {})
-        for stack in self.rows["stack"].unique():
+        for stack in self.rows["stack"].dropna().unique():
             stacks.setdefault(stack, {"status": "measured"})
         return {s: stacks[s] for s in sorted(stacks, key=stack_sort_key)}
 
+    @property
+    def rounds(self) -> list[dict[str, Any]]:
+        """run.json's rounds (planned up front, `started_at` set once measured)."""
+        rounds = self.info.get("rounds")
+        return [r for r in rounds if isinstance(r, dict)] if isinstance(rounds, list) else []
+
+    def planned_rounds(self, tool: str, endpoint: str, concurrency: int) -> int | None:
+        """Rounds planned at one level: run.json's rounds for it, else the profile's repeats."""
+        planned = sum((r.get("tool"), r.get("endpoint"), r.get("concurrency")) == (tool, endpoint, concurrency)
+                      for r in self.rounds)
+        if planned:
+            return planned
+        repeats = (self.info.get("profile") or {}).get("repeats")
+        return repeats if isinstance(repeats, int) and not isinstance(repeats, bool) else None
+
+    @property
+    def speeds(self) -> list[float]:
+        """The machine-speed probe of every round (run.json `rounds`, else one per round of rows)."""
+        if self.rounds:
+            return [float(r["speed"]) for r in self.rounds
+                    if isinstance(r.get("speed"), (int, float)) and not isinstance(r.get("speed"), bool)]
+        return self.rows.drop_duplicates(ROUND_KEYS)["speed"].dropna().tolist()
+
 
 def load_run(path: str | Path) -> Run:
-    """Read a run folder; raise RunError when it has no readable run.json."""
+    """Read a run folder; raise RunError when it has no readable run.json of this schema."""
     path = Path(path)
     if not path.is_dir():
         raise RunError(f"{path}: not a directory")
@@ -102,6 +141,9 @@ def load_run(path: str | Path) -> Run:
         raise RunError(f"{path}/run.json: unreadable ({exc})") from None
     if not isinstance(info, dict):
         raise RunError(f"{path}/run.json: not a JSON object")
+    if info.get("schema_version") != SCHEMA_VERSION:
+        raise RunError(f"{path}/run.json: schema_version {info.get('schema_version')}, this analysis reads "
+                       f"{SCHEMA_VERSION} (every stack measured in interleaved rounds); measure again")
     problems = [f"run.json: {p}" for p in validate_run(info)]
     rows, row_problems = _read_rows(path / "results.jsonl")
     return Run(path, info, flatten(rows), tuple(problems + row_problems))
@@ -110,7 +152,7 @@ def load_run(path: str | Path) -> Run:
 def _read_rows(path: Path) -> tuple[list[dict], list[str]]:
     if not path.exists():
         return [], ["results.jsonl: missing (no level finished)"]
-    rows, problems = [], []
+    rows, problems, old = [], [], 0
     for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
         if not line.strip():
             continue
@@ -119,27 +161,47 @@ def _read_rows(path: Path) -> tuple[list[dict], list[str]]:
         except ValueError:
             problems.append(f"results.jsonl line {number}: not JSON (a write cut short?), ignored")
             continue
+        if isinstance(row, dict) and row.get("schema_version") != SCHEMA_VERSION:
+            old += 1
+            continue
         broken = validate_row(row) if isinstance(row, dict) else ["not a JSON object"]
         if broken:
             problems.append(f"results.jsonl line {number}: ignored, {'; '.join(broken)}")
         else:
             rows.append(row)
+    if old:
+        problems.insert(0, f"results.jsonl: {old} row(s) of another schema_version refused (this analysis "
+                           f"reads {SCHEMA_VERSION}: every stack measured in interleaved rounds)")
     return rows, problems
 
 
+def exclusions(status: Any, valid: Any, flags: tuple[str, ...]) -> tuple[str, ...]:
+    """Why a row is counted nowhere: its excluding flags, plus failed/invalid when the status
+    says so even if the flag is missing; empty for a counted row."""
+    found = {f for f in flags if f in EXCLUDING_FLAGS}
+    if status != "ok":
+        found.add(Flag.FAILED.value)
+    elif not valid:
+        found.add(Flag.INVALID.value)
+    return tuple(f.value for f in Flag if f.value in found)
+
+
 def flatten(rows: list[dict]) -> pd.DataFrame:
-    """One column per field, nested ones as `part_key` (latency_ms_p99, server_cpu_ms_per_req),
-    plus `counted` (feeds the figures) and `flagged` (listed in the report: any flag, not
+    """One column per field, nested ones as `part_key` (latency_ms_p99, steady_deviation,
+    noise_foreign_cpu_share), plus `excluded_by` (the reasons a row is counted nowhere),
+    `counted` (feeds the figures: none) and `flagged` (listed in the report: any flag, not
     counted, or any failed request even if the driver did not flag it)."""
     frame = pd.json_normalize(rows, sep="_") if rows else pd.DataFrame()
     frame = frame.reindex(columns=COLUMNS)
     for column in NUMERIC:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
-    frame["concurrency"] = frame["concurrency"].astype("Int64")
-    frame["repeat"] = frame["repeat"].astype("Int64")
+    for column in ("concurrency", "repeat", "position"):
+        frame[column] = frame[column].astype("Int64")
     frame["flags"] = frame["flags"].apply(lambda f: tuple(f) if isinstance(f, list) else ())
     frame["valid"] = frame["valid"].astype(bool)
-    frame["counted"] = (frame["status"] == "ok") & frame["valid"]
+    frame["excluded_by"] = [exclusions(s, v, f) for s, v, f in zip(frame["status"], frame["valid"],
+                                                                   frame["flags"], strict=True)]
+    frame["counted"] = ~frame["excluded_by"].apply(bool) & frame["rps"].notna()
     frame["flagged"] = frame["flags"].apply(bool) | ~frame["counted"] | (frame["error_count"] > 0)
     return ordered(frame, [*LEVEL_KEYS, "repeat"])
 
@@ -159,40 +221,47 @@ def ordered(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 
 
 def aggregate(rows: pd.DataFrame) -> pd.DataFrame:
-    """One row per stack x endpoint x tool x concurrency that has rows: median, min and max
-    of every metric over the counted repeats (NaN when none counted), how many repeats
-    counted and how many were set aside (failed or invalid), and the union of the counted
-    rows' flags."""
+    """One row per stack x endpoint x tool x concurrency that has rows: the throughput's
+    geometric mean over counted rounds with its 95 % interval (rps_gmean, rps_low,
+    rps_high), median, min and max of every metric (NaN when none counted), `rounds`
+    counted, `excluded` (rows counted nowhere) and the union of the counted rows' flags."""
     counted = rows[rows["counted"]]
     grouped = counted.groupby(LEVEL_KEYS)
     every = rows.groupby(LEVEL_KEYS).size()
     levels = grouped[list(METRICS)].agg(["median", "min", "max"]).reindex(every.index)
     levels.columns = [f"{metric}_{stat}" for metric, stat in levels.columns]
-    levels["repeats"] = grouped.size().reindex(every.index).fillna(0).astype(int)
-    levels["set_aside"] = every - levels["repeats"]
+    throughput = grouped["rps"].agg(lambda s: stats.geometric_interval(s.to_numpy())).reindex(every.index)
+    throughput = throughput.apply(lambda e: e if isinstance(e, stats.Estimate) else stats.NAN_ESTIMATE)
+    for stat in ("estimate", "low", "high"):
+        levels[f"rps_{'gmean' if stat == 'estimate' else stat}"] = throughput.apply(lambda e, s=stat: getattr(e, s))
+    levels["rounds"] = grouped.size().reindex(every.index).fillna(0).astype(int)
+    levels["excluded"] = every - levels["rounds"]
     flags = grouped["flags"].agg(lambda flags: tuple(sorted(set().union(*flags)))).reindex(every.index)
     levels["flags"] = flags.apply(lambda f: f if isinstance(f, tuple) else ())
     return ordered(levels.reset_index(), LEVEL_KEYS)
 
 
-def best_levels(levels: pd.DataFrame) -> pd.DataFrame:
-    """Per stack x endpoint x tool, the level with the highest median RPS (the lowest
-    concurrency on a tie), with `ratio` = its median RPS over django-wsgi's best for the
-    same endpoint and tool (NaN when django-wsgi has none) and `series_set_aside` = rows of
-    the whole series that failed or were invalid (a best figure may hide a failed level)."""
-    set_aside = levels.groupby(SERIES_KEYS)["set_aside"].sum()
-    measured = levels.dropna(subset=["rps_median"])
-    best = (measured.sort_values(["rps_median", "concurrency"], ascending=[False, True], kind="stable")
-            .groupby(SERIES_KEYS, sort=False).head(1))
-    baseline = best[best["stack"] == BASELINE].set_index(["endpoint", "tool"])["rps_median"]
-    keys = pd.MultiIndex.from_frame(best[["endpoint", "tool"]])
-    best = best.assign(
-        ratio=best["rps_median"].to_numpy() / baseline.reindex(keys).to_numpy(),
-        series_set_aside=set_aside.reindex(pd.MultiIndex.from_frame(best[SERIES_KEYS])).to_numpy(),
-    )
-    return ordered(best, SERIES_KEYS)
+def round_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Counted throughput per round: index endpoint x tool x concurrency x repeat, one column
+    per stack, NaN where that stack's row in the round is missing or excluded."""
+    counted = rows[rows["counted"]]
+    if counted.empty:
+        return pd.DataFrame(index=pd.MultiIndex.from_tuples([], names=ROUND_KEYS))
+    return counted.groupby([*ROUND_KEYS, "stack"])["rps"].first().unstack("stack")
+
+
+def round_ratios(rows: pd.DataFrame, numerator: str, denominator: str) -> pd.DataFrame:
+    """Per round where both stacks were counted: their throughputs and numerator/denominator.
+    Columns: endpoint, tool, concurrency, repeat, a_rps, b_rps, ratio."""
+    table = round_table(rows)
+    if numerator not in table.columns or denominator not in table.columns:
+        return pd.DataFrame(columns=[*ROUND_KEYS, "a_rps", "b_rps", "ratio"])
+    pairs = table[[numerator, denominator]].dropna().reset_index()
+    pairs = pairs.rename(columns={numerator: "a_rps", denominator: "b_rps"})
+    pairs["ratio"] = pairs["a_rps"] / pairs["b_rps"]
+    return ordered(pairs[[*ROUND_KEYS, "a_rps", "b_rps", "ratio"]], ROUND_KEYS)
 
 
 def flagged_rows(rows: pd.DataFrame) -> pd.DataFrame:
-    """Rows that need a second look: any flag, failed, not valid, or with failed requests."""
+    """Rows that need a second look: any flag, counted nowhere, or with failed requests."""
     return rows[rows["flagged"]]

@@ -3,15 +3,18 @@ without a display.
 
 One function, `draw_metric`, draws any metric against concurrency for any set of
 series, so every chart reads the same way: one colour per stack, wrk solid and ab
-dashed, the median of the repeats as the line and their min-max as a band. Rows that
-cannot be taken at face value are marked, never dropped: a level flagged client-bound
-or db-bound measures the set-up rather than the stack, and a reader must see that on
-the chart itself, not only in the report.
+dashed. Throughput, the figure the verdicts rest on, is drawn as the geometric mean over
+counted rounds with its 95 % interval as the band; the other metrics as the median with
+the min-max of counted rounds as the band (a description of spread, not an interval).
+Rows that cannot be taken at face value are marked, never dropped: a level flagged
+client-bound or db-bound measures the set-up rather than the stack, and a row counted
+nowhere (too short, not steady, noisy...) is marked where it would have been, so a reader
+sees both on the chart itself, not only in the report. The summary chart is the ratio
+chart of `ratio_chart.py`.
 """
 
 from __future__ import annotations
 
-import math
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,16 +25,16 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
 from matplotlib.ticker import LogFormatter
 
-from bench.analysis.frames import SERIES_KEYS, Run, aggregate, best_levels
-from bench.analysis.stacks import BASELINE, endpoint_sort_key, endpoint_title, stack_label, stack_style
-from bench.schema import Flag
+from bench.analysis.frames import SERIES_KEYS, Run, aggregate
+from bench.analysis.ratio_chart import draw_ratios, ratio_points
+from bench.analysis.stacks import endpoint_sort_key, endpoint_title, stack_label, stack_style
+from bench.schema import EXCLUDING_FLAGS, Flag
 
 CHART_SIZE_PX = (1200, 700)
 DPI = 100
-SUMMARY_CHART = "summary-best-throughput.png"
+SUMMARY_CHART = "summary-ratios.png"
 TOOL_LINESTYLES = {"wrk": "-", "ab": "--"}
 LEGEND_LEFT = 0.75  # figure fraction where the legends start; the axes end before it
 
@@ -45,10 +48,15 @@ class Metric:
     factor: float = 1.0  # from the stored unit to the plotted one
     log: bool = False
     threshold: tuple[float, str] | None = None  # a horizontal line and its legend label
+    stats: tuple[str, str, str] = ("median", "min", "max")  # aggregate suffixes: line, band low, band high
+
+    @property
+    def band(self) -> str:
+        return "95 % interval" if self.stats[1] == "low" else "min-max"
 
 
 METRICS = (
-    Metric("throughput", "rps", "Throughput", "throughput (requests/s)"),
+    Metric("throughput", "rps", "Throughput", "throughput (requests/s)", stats=("gmean", "low", "high")),
     Metric("latency-p50", "latency_ms_p50", "Latency p50", "p50 latency (ms, log scale)", log=True),
     Metric("latency-p99", "latency_ms_p99", "Latency p99", "p99 latency (ms, log scale)", log=True),
     Metric("error-rate", "error_rate", "Error rate", "failed requests (% of requests)", factor=100),
@@ -77,9 +85,14 @@ MARKS: dict[str, Mark] = {
     Flag.ERRORS: Mark("*", 280, "some requests failed"),
     Flag.DB_OPEN_TRANSACTIONS: Mark("P", 330, "transactions left open"),
     Flag.DB_HISTORY_GROWTH: Mark("h", 380, "InnoDB history grew"),
+    Flag.TOO_SHORT: Mark("v", 150, "too short (not counted)"),
+    Flag.NOT_STEADY: Mark("<", 200, "not steady by Little's law (not counted)"),
+    Flag.NOT_DRAINED: Mark(">", 250, "server not drained (not counted)"),
+    Flag.NOISY: Mark("p", 300, "noisy machine (not counted)"),
 }
-# Flags a counted level can carry; failed and invalid rows are marked row by row instead.
-LEVEL_FLAGS = [f for f in MARKS if f not in (Flag.FAILED, Flag.INVALID)]
+# Flags a counted level can carry; rows counted nowhere are marked row by row instead.
+LEVEL_FLAGS = [f for f in MARKS if f not in EXCLUDING_FLAGS]
+ROW_FLAGS = [f for f in MARKS if f in EXCLUDING_FLAGS and f != Flag.FAILED]
 
 
 @dataclass(frozen=True)
@@ -112,23 +125,24 @@ def endpoint_series(rows: pd.DataFrame, levels: pd.DataFrame, endpoint: str, pre
 
 
 def draw_metric(series: list[Series], metric: Metric, title: str, footer: str, path: Path) -> Path:
-    """Metric vs concurrency, one line per series, bands for the repeats, marks for flags."""
+    """Metric vs concurrency, one line per series, bands over counted rounds, marks for flags."""
     fig, ax = _figure(title, footer)
     seen_marks: set[str] = set()
     has_data = False
     for s in series:
         x = s.levels["concurrency"].astype(float).to_numpy()
-        median, low, high = (s.levels[f"{metric.column}_{stat}"].to_numpy(dtype=float) * metric.factor
-                             for stat in ("median", "min", "max"))
-        has_data |= bool(np.isfinite(median).any())
-        ax.plot(x, median, color=s.colour, linestyle=s.linestyle, marker="o", markersize=4, label=s.label)
+        centre, low, high = (s.levels[f"{metric.column}_{stat}"].to_numpy(dtype=float) * metric.factor
+                             for stat in metric.stats)
+        has_data |= bool(np.isfinite(centre).any())
+        ax.plot(x, centre, color=s.colour, linestyle=s.linestyle, marker="o", markersize=4, label=s.label)
         ax.fill_between(x, low, high, color=s.colour, alpha=0.15, linewidth=0)
         for flag in LEVEL_FLAGS:
             hit = s.levels["flags"].apply(lambda flags, f=flag: f in flags).to_numpy(dtype=bool)
-            seen_marks |= _mark(ax, flag, x[hit], median[hit], s.colour)
-        invalid = s.rows[(s.rows["status"] == "ok") & ~s.rows["valid"]]
-        seen_marks |= _mark(ax, Flag.INVALID, invalid["concurrency"].astype(float).to_numpy(),
-                            invalid[metric.column].to_numpy(dtype=float) * metric.factor, s.colour)
+            seen_marks |= _mark(ax, flag, x[hit], centre[hit], s.colour)
+        for flag in ROW_FLAGS:
+            hit = s.rows[s.rows["excluded_by"].apply(lambda reasons, f=flag: f in reasons)]
+            seen_marks |= _mark(ax, flag, hit["concurrency"].astype(float).to_numpy(),
+                                hit[metric.column].to_numpy(dtype=float) * metric.factor, s.colour)
         failed = s.rows[s.rows["status"] == "failed"]
         seen_marks |= _mark(ax, Flag.FAILED, failed["concurrency"].astype(float).to_numpy(),
                             np.full(len(failed), np.nan), s.colour)
@@ -141,7 +155,7 @@ def draw_metric(series: list[Series], metric: Metric, title: str, footer: str, p
         ax.axhline(value, color="black", linewidth=1, linestyle=":")
         extra.append(Line2D([], [], color="black", linewidth=1, linestyle=":", label=label))
     _axes(ax, series, metric, has_data)
-    _legends(fig, ax, extra, seen_marks)
+    _legends(fig, ax, extra, seen_marks, metric)
     return _save(fig, path)
 
 
@@ -172,7 +186,8 @@ def _axes(ax: Axes, series: list[Series], metric: Metric, has_data: bool) -> Non
         ax.set_xticks(levels, [str(c) for c in levels])
         ax.minorticks_off()
     if metric.log and has_data:
-        values = np.concatenate([s.levels[f"{metric.column}_min"].to_numpy(dtype=float) for s in series])
+        values = np.concatenate([s.levels[f"{metric.column}_{metric.stats[1]}"].to_numpy(dtype=float)
+                                 for s in series])
         # ab reports whole milliseconds: a 0 ms p50 must stay on the chart, so go linear below 1 ms.
         if (values[np.isfinite(values)] <= 0).any():
             ax.set_yscale("symlog", linthresh=1.0)
@@ -209,12 +224,13 @@ def _figure(title: str, footer: str) -> tuple[Figure, Axes]:
     return fig, ax
 
 
-def _legends(fig: Figure, ax: Axes, extra: list[Line2D], marks: set[str]) -> None:
+def _legends(fig: Figure, ax: Axes, extra: list[Line2D], marks: set[str], metric: Metric) -> None:
     handles, _ = ax.get_legend_handles_labels()
     for handle in handles + extra:
         handle.set_label(_wrap(handle.get_label()))
+    line = "geometric mean" if metric.stats[0] == "gmean" else "median"
     fig.legend(handles=handles + extra, loc="upper left", bbox_to_anchor=(LEGEND_LEFT, 0.91), fontsize=9,
-               title="median of repeats, band = min-max", title_fontsize=9, frameon=False)
+               title=f"line: {line} of counted rounds\nband: {metric.band}", title_fontsize=9, frameon=False)
     if marks:
         mark_handles = [Line2D([], [], linestyle="none", marker=MARKS[f].marker, markersize=9,
                                markerfacecolor="black" if f == Flag.FAILED else "none",
@@ -234,55 +250,12 @@ def _save(fig: Figure, path: Path) -> Path:
     return path
 
 
-def draw_summary(best: pd.DataFrame, footer: str, path: Path) -> Path:
-    """Best median throughput per stack per endpoint (a panel per tool), each bar labelled
-    with its ratio to django-wsgi (its RPS when the run has no django-wsgi). A bar is
-    hatched when its best level carries a flag or some rows of its series failed or were
-    invalid, since the best figure may hide them."""
+def draw_summary(run: Run, levels: pd.DataFrame, footer: str, path: Path) -> Path:
+    """The ratio chart (see ratio_chart.py) at the fixed size, with the run's footer."""
     width, height = CHART_SIZE_PX
     fig = Figure(figsize=(width / DPI, height / DPI), dpi=DPI)
-    tools = list(dict.fromkeys(best["tool"])) or ["wrk"]
-    endpoints = sorted(best["endpoint"].unique(), key=endpoint_sort_key)
-    stacks = list(dict.fromkeys(best["stack"]))
-    bar = 0.8 / max(len(stacks), 1)
-    fig.suptitle("Best median throughput per stack and endpoint (label: ratio to Django WSGI, same tool)",
-                 fontsize=13)
+    draw_ratios(fig, ratio_points(run.rows, levels))
     fig.text(0.01, 0.01, footer, fontsize=8, color="dimgrey")
-    if best.empty:
-        fig.text(0.5, 0.5, "no valid measurement in this run", ha="center", fontsize=14, color="grey")
-    any_flagged = False
-    for index, tool in enumerate(tools):
-        ax = fig.add_subplot(1, len(tools), index + 1)
-        for offset, stack in enumerate(stacks):
-            rows = best[(best["tool"] == tool) & (best["stack"] == stack)].set_index("endpoint")
-            for position, endpoint in enumerate(endpoints):
-                if endpoint not in rows.index:
-                    continue
-                row = rows.loc[endpoint]
-                flagged = bool(row["flags"]) or row["series_set_aside"] > 0
-                any_flagged |= flagged
-                x = position - 0.4 + bar * (offset + 0.5)
-                ax.bar(x, row["rps_median"], width=bar, color=stack_style(stack).colour,
-                       hatch="//" if flagged else None, edgecolor="white" if flagged else None)
-                label = f"{row['rps_median']:,.0f}" if math.isnan(row["ratio"]) else f"{row['ratio']:.2f}×"
-                ax.annotate(label, (x, row["rps_median"]), xytext=(0, 3), textcoords="offset points",
-                            ha="center", va="bottom", rotation=90, fontsize=8)
-        ax.set_yscale("log")
-        _plain_log_labels(ax.yaxis)
-        ax.set_ylim(top=ax.get_ylim()[1] * 4)  # room for the labels above the tallest bar
-        ax.set_xticks(range(len(endpoints)), [endpoint_title(e) for e in endpoints], rotation=20, fontsize=9)
-        ax.set_title(f"{tool}", fontsize=11)
-        ax.set_ylabel("best median throughput (requests/s, log scale)")
-        ax.grid(True, axis="y", which="major", alpha=0.3)
-    handles = [Patch(color=stack_style(s).colour, label=stack_label(s)) for s in stacks]
-    if any_flagged:
-        handles.append(Patch(facecolor="lightgrey", hatch="//", edgecolor="white",
-                             label="best level flagged, or rows failed/invalid (see report)"))
-    if BASELINE not in stacks:
-        handles.append(Patch(color="none", label="no Django WSGI in this run: bars labelled with RPS"))
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=9, frameon=False,
-               bbox_to_anchor=(0.5, 0.03))
-    fig.subplots_adjust(left=0.07, right=0.98, top=0.88, bottom=0.22, wspace=0.25)
     return _save(fig, path)
 
 
@@ -311,5 +284,5 @@ def draw_run_charts(run: Run, out_dir: Path) -> list[Path]:
         for metric in METRICS:
             title = f"{metric.title} vs concurrency — {endpoint_title(endpoint)}"
             paths.append(draw_metric(series, metric, title, footer, out_dir / chart_name(endpoint, metric)))
-    paths.append(draw_summary(best_levels(levels), footer, out_dir / SUMMARY_CHART))
+    paths.append(draw_summary(run, levels, footer, out_dir / SUMMARY_CHART))
     return paths

@@ -13,16 +13,18 @@ from typing import Any
 
 import pandas as pd
 
-from bench.analysis import context, markdown, sentences
-from bench.analysis.frames import Run, RunError, aggregate, best_levels, flagged_rows, load_run
+from bench.analysis import context, markdown, sentences, stats, validity, verdicts
+from bench.analysis.frames import Run, RunError, aggregate, flagged_rows, load_run, ordered
 from bench.analysis.plots import METRICS, SUMMARY_CHART, chart_name, draw_run_charts
 from bench.analysis.stacks import BASELINE, endpoint_sort_key, endpoint_title
-from bench.schema import Flag
+from bench.schema import ERROR_KEYS, EXCLUDING_FLAGS, MIN_COMPLETIONS_PER_CONNECTION, STEADY_TOLERANCE, Flag
 
-HEADLINE_HEADERS = ("stack", "tool", "best median RPS", "at concurrency", "RPS range (repeats)", "repeats",
-                    "p99 (ms)", "server CPU (ms/req)", "MariaDB CPU (ms/req)", f"ratio to {BASELINE}",
-                    "flags at that level")
-FLAGGED_HEADERS = ("stack", "endpoint", "tool", "concurrency", "repeat", "flags", "why", "raw output")
+HEADLINE_HEADERS = ("tool", "concurrency", "stack", "rounds counted / planned", "throughput (RPS, geometric mean)",
+                    "95 % interval (RPS)", "p99 (ms, median)", "server CPU (ms/req, median)",
+                    "MariaDB CPU (ms/req, median)", f"ratio to {BASELINE} [95 %]", "verdict",
+                    "flags (counted rows)")
+EXCLUDED_NAMES = ", ".join(f.value for f in Flag if f in EXCLUDING_FLAGS)
+FLAGGED_HEADERS = ("stack", "endpoint", "tool", "concurrency", "round", "flags", "counted", "why", "raw output")
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class ReportPaths:
     markdown: Path
     html: Path
     charts: Path
+    problems: tuple[str, ...]  # the run's contract problems, repeated on stderr
 
 
 def build_report(run_dir: Path) -> ReportPaths:
@@ -43,69 +46,108 @@ def build_report(run_dir: Path) -> ReportPaths:
     page = markdown.to_html(text, f"Benchmark report {run.run_id}",
                             lambda target: markdown.png_data_uri(run.path / target))
     html_path.write_text(page, encoding="utf-8")
-    return ReportPaths(md_path, html_path, charts_dir)
+    return ReportPaths(md_path, html_path, charts_dir, run.problems)
 
 
 def render_markdown(run: Run) -> str:
-    """The report's text. It links the charts by name; build_report draws them first."""
+    """The report's text, verdicts first. It links the charts by name; build_report draws them first."""
     levels = aggregate(run.rows)
-    best = best_levels(levels)
-    stacks = run.stacks
     parts = [
-        context.header(run),
+        context.title(run),
+        _verdicts(run, levels),
+        _headlines(run, levels),
+        validity.section(run),
         context.methodology(run),
         context.verification(run),
-        _headlines(best, levels),
-        "## What the data says\n\n### ASGI or WSGI for Django?\n\n"
-        + _bullets(sentences.asgi_vs_wsgi(best, stacks))
-        + "\n\n### Where does FastAPI stand?\n\n" + _bullets(sentences.fastapi_stands(best, stacks)),
+        context.settings(run),
         _flagged(run),
         _charts(run),
     ]
     return "\n\n".join(parts) + "\n"
 
 
+def _verdicts(run: Run, levels: pd.DataFrame) -> str:
+    stacks = run.stacks
+    return "\n\n".join([
+        "## Verdicts",
+        ("Each ratio is the geometric mean of per-round ratios (both stacks measured in the same round, both "
+         "rows counted), with its 95 % confidence interval in brackets. *Within noise*: the interval contains "
+         f"1; fewer than {stats.MIN_ROUNDS} counted rounds give *no verdict*. Each endpoint is read at its "
+         f"headline level (where {BASELINE} was counted in the most rounds and, among those, is fastest); its "
+         "other levels follow in short."),
+        "### ASGI or WSGI for Django?",
+        _bullets(sentences.asgi_vs_wsgi(run.rows, levels, stacks)),
+        "### Where does FastAPI stand?",
+        _bullets(sentences.fastapi_stands(run.rows, levels, stacks)),
+    ])
+
+
 def _bullets(lines: list[str]) -> str:
     return "\n".join(f"- {line}" for line in lines) or "- Nothing to say: no stack was measured."
 
 
-def _headlines(best: pd.DataFrame, levels: pd.DataFrame) -> str:
+def _ratios_to_baseline(run: Run, levels: pd.DataFrame) -> dict:
+    """(stack, endpoint, tool, concurrency) -> that stack's LevelVerdict against the baseline."""
+    found = {}
+    for stack in levels["stack"].unique():
+        if stack != BASELINE:
+            for key, level in verdicts.pair_verdicts(run.rows, levels, stack, BASELINE).items():
+                found[(stack, *key)] = level
+    return found
+
+
+def _verdict_cells(row: pd.Series, ratios: dict) -> tuple[str, str]:
+    if row["stack"] == BASELINE:
+        return "1 (baseline)", "baseline"
+    level = ratios.get((row["stack"], row["endpoint"], row["tool"], int(row["concurrency"])))
+    if level is None or level.b_level is None:
+        return "n/a", f"no {BASELINE} rows here"
+    verdict = level.verdict
+    if verdict.n == 0:
+        return "n/a", "no round counted both"
+    kind = f"{verdict.kind} ({verdict.n} rounds)" if verdict.kind is stats.Kind.NO_VERDICT else str(verdict.kind)
+    return sentences.fmt_interval(verdict), kind
+
+
+def _headline_row(row: pd.Series, planned: int | None, ratios: dict) -> tuple:
+    """One table row; `planned` is the rounds run.json planned at this level."""
+    interval = ("n/a" if math.isnan(row["rps_low"])
+                else f"{sentences.fmt_rps(row['rps_low'])}–{sentences.fmt_rps(row['rps_high'])}")
+    ratio, verdict = _verdict_cells(row, ratios)
+    flags = ", ".join(row["flags"]) or "none"
+    return (row["tool"], row["concurrency"], row["stack"], f"{row['rounds']} / {planned or '?'}",
+            sentences.fmt_rps(row["rps_gmean"]) if row["rounds"] else "none counted", interval,
+            sentences.fmt_ms(row["latency_ms_p99_median"]), sentences.fmt_ms(row["server_cpu_ms_per_req_median"]),
+            sentences.fmt_ms(row["db_cpu_ms_per_req_median"]), ratio, verdict, flags)
+
+
+def _headlines(run: Run, levels: pd.DataFrame) -> str:
     text = ["## Headline figures", "",
-            ("Per endpoint, stack and tool: the concurrency level with the best median RPS over the repeats, "
-            "and what it cost there. A flagged level measures the set-up rather than the stack (see Flags)."),
-            ]
+            ("Per endpoint, tool, level and stack: counted rounds of those planned, the throughput's geometric "
+             "mean with its 95 % interval, medians of p99 and CPU per request, and the ratio to "
+             f"{BASELINE} from paired rounds with its interval and verdict. A flagged level measures the set-up "
+             "rather than the stack (see Flagged rows).")]
+    ratios = _ratios_to_baseline(run, levels)
+    by_level = ordered(levels, ["endpoint", "tool", "concurrency", "stack"])
     for endpoint in sorted(levels["endpoint"].unique(), key=endpoint_sort_key):
-        rows = []
-        on_endpoint = levels[levels["endpoint"] == endpoint]
-        for (stack, tool), series in on_endpoint.groupby(["stack", "tool"], sort=False):
-            hit = best[(best["stack"] == stack) & (best["endpoint"] == endpoint) & (best["tool"] == tool)]
-            if hit.empty:
-                rows.append((stack, tool, "no valid measurement", "", "", 0, "", "", "", "",
-                             f"{int(series['set_aside'].sum())} row(s) failed or invalid"))
-                continue
-            row = hit.iloc[0]
-            flags = ", ".join(row["flags"]) or "none"
-            if row["series_set_aside"]:
-                flags += f"; {row['series_set_aside']} row(s) of this series set aside"
-            rows.append((stack, tool, f"{row['rps_median']:,.1f}", row["concurrency"],
-                         f"{row['rps_min']:,.1f}–{row['rps_max']:,.1f}", row["repeats"],
-                         sentences.fmt_ms(row["latency_ms_p99_median"]),
-                         sentences.fmt_ms(row["server_cpu_ms_per_req_median"]),
-                         sentences.fmt_ms(row["db_cpu_ms_per_req_median"]),
-                         "n/a" if math.isnan(row["ratio"]) else f"{row['ratio']:.2f}×", flags))
+        rows = [_headline_row(row, run.planned_rounds(row["tool"], row["endpoint"], int(row["concurrency"])), ratios)
+                for _, row in by_level[by_level["endpoint"] == endpoint].iterrows()]
         text += ["", f"### {endpoint_title(endpoint)}", "", markdown.table(HEADLINE_HEADERS, rows)]
     return "\n".join(text)
 
 
 def _flagged(run: Run) -> str:
     flagged = flagged_rows(run.rows)
-    rows = [(r.stack, r.endpoint, r.tool, r.concurrency, r.repeat, ", ".join(r.flags) or "none", _why(r),
+    rows = [(r.stack, r.endpoint, r.tool, r.concurrency, r.repeat, ", ".join(r.flags) or "none",
+             "**no**: " + ", ".join(r.excluded_by) if r.excluded_by else "yes, marked", _why(r),
              f"[{r.raw}]({r.raw})" if isinstance(r.raw, str) else "none")
             for r in flagged.itertuples()]
-    intro = ("Every row that failed, was invalid, carries a flag or had failed requests. Failed and invalid "
-             "rows are not counted in any figure; flagged valid rows are counted but marked on the charts.")
+    intro = ("Every row that is counted nowhere, carries a flag or had failed requests. A row counted nowhere "
+             f"({EXCLUDED_NAMES}) feeds no figure, ratio or verdict; "
+             "the *why* column gives the measured values behind its flags. Other flagged rows are counted but "
+             "marked on the charts and in the verdicts.")
     if not rows:
-        return f"## Flagged rows (0)\n\n{intro}\n\nNone: every row is valid and unflagged."
+        return f"## Flagged rows (0)\n\n{intro}\n\nNone: every row is counted and unflagged."
     return f"## Flagged rows ({len(rows)})\n\n{intro}\n\n" + markdown.table(FLAGGED_HEADERS, rows)
 
 
@@ -116,9 +158,9 @@ def _why(row: Any) -> str:
         reasons.append(f"failed: {markdown.code_span(_clip(row.failure))}")
     elif not row.valid:
         reasons.append(f"invalid: {markdown.code_span(_clip(row.invalid_reason))}")
+    reasons += _validity_reasons(row)
     if Flag.ERRORS in row.flags or (row.error_count or 0) > 0:
-        kinds = [f"{k} {int(getattr(row, f'errors_{k}'))}" for k in
-                 ("connect", "read", "write", "timeout", "non_2xx", "length", "exceptions", "incomplete")
+        kinds = [f"{k} {int(getattr(row, f'errors_{k}'))}" for k in ERROR_KEYS
                  if (getattr(row, f"errors_{k}") or 0) > 0]
         rate = f" ({row.error_rate:.2%} of requests)" if not math.isnan(row.error_rate) else ""
         reasons.append(f"errors: {', '.join(kinds) or 'count unknown'}{rate}")
@@ -135,6 +177,28 @@ def _why(row: Any) -> str:
     return "; ".join(reasons) or "flagged"
 
 
+def _validity_reasons(row: Any) -> list[str]:
+    """The measured values behind too_short, not_steady, not_drained and noisy."""
+    reasons = []
+    if Flag.TOO_SHORT in row.flags:
+        reasons.append(f"too short: {_plain_num(row.requests)} requests completed, at least "
+                       f"{MIN_COMPLETIONS_PER_CONNECTION} × {row.concurrency} = "
+                       f"{MIN_COMPLETIONS_PER_CONNECTION * int(row.concurrency)} needed")
+    if Flag.NOT_STEADY in row.flags:
+        reasons.append(f"not steady: {_plain_num(row.rps)} RPS counted vs {_plain_num(row.steady_littles_rps)} "
+                       f"by Little's law ({_signed(row.steady_deviation)}, tolerance ±{STEADY_TOLERANCE:.0%})")
+    if Flag.NOT_DRAINED in row.flags:
+        reasons.append(f"not drained: a server was still busy when the level started (waited "
+                       f"{_plain_num(row.drain_before_s)} s)")
+    if Flag.NOISY in row.flags:
+        reasons.append(f"noisy: foreign CPU {_share(row.noise_foreign_cpu_share)}, steal "
+                       f"{_share(row.noise_steal_share)} of the lab's CPUs")
+    return reasons
+
+
+def _signed(value: float) -> str:
+    return "?" if math.isnan(value) else f"{value:+.1%}"
+
 
 def _clip(text: Any, limit: int = 300) -> str:
     text = " ".join(str(text).split()) if isinstance(text, str) else "no reason recorded"
@@ -146,14 +210,20 @@ def _share(value: float) -> str:
 
 
 def _plain_num(value: float) -> str:
-    return "?" if math.isnan(value) else f"{value:g}"
+    if math.isnan(value):
+        return "?"
+    return f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
 
 
 def _charts(run: Run) -> str:
     text = ["## Charts", "",
-            ("Lines are medians over the repeats, bands their min-max; wrk solid, ab dashed. Marked points "
-             "are flagged, invalid or failed levels, never hidden."), "",
-            f"![Best median throughput per stack and endpoint](charts/{SUMMARY_CHART})"]
+            ("First, every stack's throughput ratio to Django WSGI per endpoint, with its 95 % interval, at "
+             "the headline level of the primary tool (hollow grey points: no verdict). Then, per endpoint, "
+             "each metric against concurrency: wrk solid, ab dashed; the throughput line is the geometric "
+             "mean over counted rounds with its 95 % interval as the band, the other metrics' lines are "
+             "medians with the min-max of counted rounds as the band. Marked points are flagged or excluded "
+             "rows, never hidden."), "",
+            f"![Throughput ratio to Django WSGI per endpoint, with 95 % intervals](charts/{SUMMARY_CHART})"]
     for endpoint in sorted(run.rows["endpoint"].unique(), key=endpoint_sort_key):
         text += ["", f"### {endpoint_title(endpoint)}"]
         for metric in METRICS:
@@ -172,6 +242,8 @@ def main(argv: list[str]) -> int:
     except RunError as exc:
         print(f"bench report: {exc}", file=sys.stderr)
         return 2
+    for problem in paths.problems:
+        print(f"WARNING: {problem}", file=sys.stderr)
     print(f"report.md:   {paths.markdown}")
     print(f"report.html: {paths.html}")
     print(f"charts:      {paths.charts}/")

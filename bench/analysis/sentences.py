@@ -1,33 +1,38 @@
-"""Plain sentences from the data: "ASGI or WSGI for Django?" per endpoint, and "where
-does FastAPI stand?". Written so a reader cannot over-read them: two stacks whose
-repeats overlap are "within noise", a single repeat says the noise is unknown, and a
-conclusion drawn from a flagged level says what the flag means (a client-bound or
-db-bound level measures the set-up, not the stack).
+"""Plain sentences from the verdicts: "ASGI or WSGI for Django?" and "where does FastAPI
+stand?", one bullet per endpoint. Written so a reader cannot over-read them: every ratio
+comes with its 95 % interval and the rounds behind it, "within noise" means the interval
+contains 1, too few rounds say "no verdict" rather than guess, and a verdict drawn from
+a flagged level says what the flag means (a client-bound or db-bound level measures the
+set-up, not the stack).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import pandas as pd
 
+from bench.analysis import stats, verdicts
 from bench.analysis.stacks import endpoint_sort_key, endpoint_title, stack_label
+from bench.analysis.verdicts import LevelVerdict
 from bench.schema import Flag, Stack
 
-# What a flag on a best level means for a conclusion drawn from it.
+# What a flag on counted rows means for a verdict drawn from them.
 CAUTIONS = {
-    Flag.CLIENT_BOUND: "is client-bound (the load generator used over 80 % of its CPUs): it measures the "
+    Flag.CLIENT_BOUND: "are client-bound (the load generator used over 80 % of its CPUs): they measure the "
                        "client, not the stack",
-    Flag.DB_BOUND: "is db-bound (MariaDB used over 80 % of its CPUs): it measures the database set-up, "
+    Flag.DB_BOUND: "are db-bound (MariaDB used over 80 % of its CPUs): they measure the database set-up, "
                    "not the stack",
     Flag.ERRORS: "had failed requests",
     Flag.DB_OPEN_TRANSACTIONS: "left transactions open in MariaDB",
     Flag.DB_HISTORY_GROWTH: "let InnoDB's history list grow",
 }
+SHORT = {Stack.DJANGO_WSGI.value: "WSGI", Stack.DJANGO_ASGI.value: "ASGI", Stack.FASTAPI.value: "FastAPI"}
 
 
 def fmt_rps(value: float) -> str:
+    if math.isnan(value):
+        return "n/a"
     return f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
 
 
@@ -39,70 +44,67 @@ def fmt_ms(value: float) -> str:
     return f"{value:,.{digits}f}"
 
 
-@dataclass(frozen=True)
-class Comparison:
-    """Stack `a` against stack `b` at each one's best level, on one endpoint and tool."""
-
-    a: pd.Series
-    b: pd.Series
-
-    @property
-    def ratio(self) -> float:
-        return self.a["rps_median"] / self.b["rps_median"]
-
-    @property
-    def overlap(self) -> bool:
-        return self.a["rps_min"] <= self.b["rps_max"] and self.b["rps_min"] <= self.a["rps_max"]
-
-    @property
-    def single_repeat(self) -> bool:
-        return min(self.a["repeats"], self.b["repeats"]) < 2
-
-    def verdict(self) -> str:
-        """Who is ahead and by how much, or "within noise"."""
-        a, b = stack_label(self.a["stack"]), stack_label(self.b["stack"])
-        if self.single_repeat:
-            noise = " (one repeat only, so the noise is unknown)"
-        elif self.overlap:
-            return (f"within noise: the repeats' ranges overlap ({_range(self.a)} vs {_range(self.b)} RPS; "
-                    f"medians {self.ratio:.2f}×)")
-        else:
-            noise = ""
-        if f"{self.ratio:.2f}" == "1.00":
-            return f"{a} and {b} are level (1.00×){noise}"
-        if self.ratio >= 1:
-            return f"{a} is ahead at {self.ratio:.2f}× {b}'s throughput{noise}"
-        return f"{b} is ahead at {1 / self.ratio:.2f}× {a}'s throughput{noise}"
-
-    def cautions(self) -> list[str]:
-        notes = []
-        for side in (self.a, self.b):
-            where = f"{stack_label(side['stack'])}'s best {side['tool']} level (c={side['concurrency']})"
-            notes += [f"{where} {CAUTIONS[flag]}" for flag in CAUTIONS if flag in side["flags"]]
-            if side["series_set_aside"]:
-                notes.append(f"{side['series_set_aside']} {stack_label(side['stack'])} {side['tool']} row(s) "
-                             f"on this endpoint failed or were invalid and are not counted")
-        return notes
+def fmt_ratio(value: float) -> str:
+    """2.00×, 0.98×; three significant figures below 0.1 (0.0153×) so a small ratio keeps its digits."""
+    if math.isnan(value):
+        return "n/a"
+    return f"{value:.2f}×" if value >= 0.1 else f"{value:.3g}×"
 
 
-def _range(row: pd.Series) -> str:
-    return f"{fmt_rps(row['rps_min'])}–{fmt_rps(row['rps_max'])}"
+def fmt_interval(estimate: stats.Estimate) -> str:
+    """`0.98× [0.95–1.01]`, or the estimate with "[no interval]" when there is none."""
+    if not estimate.has_interval:
+        return f"{fmt_ratio(estimate.estimate)} [no interval]"
+    return f"{fmt_ratio(estimate.estimate)} [{fmt_ratio(estimate.low)[:-1]}–{fmt_ratio(estimate.high)[:-1]}]"
 
 
-def _peak(row: pd.Series) -> str:
-    return f"{fmt_rps(row['rps_median'])} RPS at c={row['concurrency']}"
+def short(stack: str) -> str:
+    return SHORT.get(stack, stack_label(stack))
 
 
-def _with_cautions(sentence: str, comparisons: list[Comparison]) -> str:
-    notes = [note for c in comparisons for note in c.cautions()]
+def outcome(level: LevelVerdict) -> str:
+    """Who is ahead, or "within noise", or "no verdict", with the reason."""
+    verdict = level.verdict
+    if verdict.kind is stats.Kind.NO_VERDICT:
+        return f"**no verdict**: only {verdict.n} counted round(s), {stats.MIN_ROUNDS} needed"
+    if verdict.kind is stats.Kind.WITHIN_NOISE:
+        return "**within noise** (the interval contains 1)"
+    winner = level.a if verdict.kind is stats.Kind.AHEAD else level.b
+    return f"**{short(winner)} ahead** ({verdict.reason})"
+
+
+def compact(level: LevelVerdict) -> str:
+    """`wrk c=8: 0.98× [0.95–1.01], n=4, within noise` for the 'other levels' lists."""
+    verdict = level.verdict
+    if verdict.n == 0:
+        return f"{level.tool} c={level.concurrency}: no round counted both"
+    word = {stats.Kind.AHEAD: f"{short(level.a)} ahead", stats.Kind.BEHIND: f"{short(level.b)} ahead"}.get(
+        verdict.kind, str(verdict.kind))
+    marks = sorted({f for side in (level.a_level, level.b_level) if side is not None for f in side["flags"]
+                    if f in CAUTIONS})
+    flagged = f" (flagged {', '.join(marks)})" if marks else ""
+    return f"{level.tool} c={level.concurrency}: {fmt_interval(verdict)}, n={verdict.n}, {word}{flagged}"
+
+
+def cautions(level: LevelVerdict) -> list[str]:
+    """What the flags and exclusions at this level mean for its verdict."""
+    notes = []
+    for side in (level.a_level, level.b_level):
+        if side is None:
+            continue
+        where = f"{stack_label(side['stack'])}'s counted {side['tool']} rows at c={side['concurrency']}"
+        notes += [f"{where} {CAUTIONS[flag]}" for flag in CAUTIONS if flag in side["flags"]]
+        if side["excluded"]:
+            notes.append(f"{side['excluded']} {stack_label(side['stack'])} row(s) at this level are counted "
+                         "nowhere (see Noise and validity)")
+    return notes
+
+
+def _with_cautions(sentence: str, levels: list[LevelVerdict]) -> str:
+    notes = [note for level in levels for note in cautions(level)]
     if not notes:
         return sentence
     return sentence + " **Caution:** " + "; ".join(dict.fromkeys(notes)) + "."
-
-
-def _best(best: pd.DataFrame, stack: str, endpoint: str, tool: str) -> pd.Series | None:
-    hit = best[(best["stack"] == stack) & (best["endpoint"] == endpoint) & (best["tool"] == tool)]
-    return None if hit.empty else hit.iloc[0]
 
 
 def _absent(stack: str, stacks: dict[str, dict]) -> str:
@@ -111,91 +113,101 @@ def _absent(stack: str, stacks: dict[str, dict]) -> str:
         return f"{stack_label(stack)} is not in this run"
     if info.get("status") in ("skipped", "failed"):
         return f"{stack_label(stack)} was {info['status']} ({info.get('reason') or 'no reason recorded'})"
-    return f"{stack_label(stack)} has no valid measurement here"
+    return f"{stack_label(stack)} has no rows at this level"
 
 
-def primary_tool(best: pd.DataFrame) -> str | None:
-    """wrk when the run has it (multi-threaded, HTTP/1.1, sub-millisecond percentiles), else ab."""
-    tools = list(dict.fromkeys(best["tool"]))
-    return "wrk" if "wrk" in tools else (tools[0] if tools else None)
+def _headline_and_others(found: dict, endpoint: str, tool: str,
+                         level: int) -> tuple[LevelVerdict | None, list[LevelVerdict]]:
+    """The verdict at the headline level (None when either stack has no rows there), and the
+    endpoint's other levels where both have rows (every tool)."""
+    head = found.get((endpoint, tool, level))
+    others = [v for v in verdicts.at_levels(found, endpoint) if v is not head and v.measured]
+    return (head if head is not None and head.measured else None), others
 
 
-def asgi_vs_wsgi(best: pd.DataFrame, stacks: dict[str, dict]) -> list[str]:
-    """One sentence per endpoint: Django under ASGI against Django under WSGI."""
-    tool = primary_tool(best)
+def _no_comparison(found: dict, key: tuple[str, str, int], a: str, b: str, stacks: dict[str, dict]) -> str:
+    """Which side has no rows at this level, and why when run.json says."""
+    level = found.get(key)
+    sides = ((a, level.a_level if level else None), (b, level.b_level if level else None))
+    return "no comparison: " + "; ".join(_absent(s, stacks) for s, row in sides if row is None)
+
+
+def _ratio_clause(level: LevelVerdict) -> str:
+    if level.verdict.n == 0:
+        return f"{short(level.a)}/{short(level.b)}: **no verdict**, no round counted both stacks"
+    return (f"{short(level.a)}/{short(level.b)} = **{fmt_interval(level.verdict)}** over "
+            f"{level.verdict.n} round(s): {outcome(level)}")
+
+
+def asgi_vs_wsgi(rows: pd.DataFrame, levels: pd.DataFrame, stacks: dict[str, dict]) -> list[str]:
+    """A tally, then one bullet per endpoint: Django under ASGI against Django under WSGI."""
+    tool = verdicts.primary_tool(rows)
     if tool is None:
-        return ["No level produced a valid measurement, so there is nothing to compare."]
+        return ["No level produced a counted measurement, so there is nothing to compare."]
     wsgi, asgi = Stack.DJANGO_WSGI.value, Stack.DJANGO_ASGI.value
-    missing = [s for s in (wsgi, asgi) if s not in set(best["stack"])]
+    missing = [s for s in (wsgi, asgi) if s not in set(levels["stack"])]
     if missing:
         return [(f"No comparison: {'; '.join(_absent(s, stacks) for s in missing)}. To compare two "
                  "runs (e.g. one served with USE_ASGI=false, one with USE_ASGI=true), use "
                  "`python -m bench compare`.")]
-    lines, tally = [], {"WSGI": 0, "ASGI": 0, "within noise": 0}
-    flagged_verdicts = 0
-    for endpoint in sorted(best["endpoint"].unique(), key=endpoint_sort_key):
-        head = f"**{endpoint_title(endpoint)}** ({tool}): "
-        w, a = _best(best, wsgi, endpoint, tool), _best(best, asgi, endpoint, tool)
-        if w is None or a is None:
-            missing = [s for s, row in ((wsgi, w), (asgi, a)) if row is None]
-            lines.append(head + "no comparison: " + "; ".join(_absent(s, stacks) for s in missing) + ".")
+    found = verdicts.pair_verdicts(rows, levels, asgi, wsgi)
+    chosen = verdicts.verdict_levels(levels)
+    lines, tally = [], {kind: 0 for kind in stats.Kind}
+    for endpoint in sorted(levels["endpoint"].unique(), key=endpoint_sort_key):
+        if (endpoint, tool) not in chosen:
             continue
-        comparison = Comparison(a, w)
-        others = _other_tools(best, asgi, wsgi, endpoint, tool)
-        tally["within noise" if comparison.overlap and not comparison.single_repeat
-              else "ASGI" if comparison.ratio >= 1 else "WSGI"] += 1
-        flagged_verdicts += bool(comparison.cautions())
-        sentence = (f"{head}WSGI peaks at {_peak(w)}, ASGI at {_peak(a)}: {comparison.verdict()}. "
-                    f"Server CPU per request at those levels: "
-                    f"WSGI {fmt_ms(w['server_cpu_ms_per_req_median'])} ms, "
-                    f"ASGI {fmt_ms(a['server_cpu_ms_per_req_median'])} ms."
-                    + "".join(f" {c.a['tool']}: {c.verdict()}." for c in others))
-        lines.append(_with_cautions(sentence, [comparison, *others]))
-    compared = sum(tally.values())
-    if compared:
-        summary = (f"Over {compared} endpoint(s) with both Django stacks ({tool}): WSGI ahead on "
-                   f"{tally['WSGI']}, ASGI ahead on {tally['ASGI']}, within noise on {tally['within noise']}")
-        if flagged_verdicts:
-            summary += f"; {flagged_verdicts} of these comparisons rest on flagged levels or set-aside rows"
-        lines.insert(0, summary + ".")
-    return lines
+        level = chosen[(endpoint, tool)]
+        head, others = _headline_and_others(found, endpoint, tool, level)
+        title = f"**{endpoint_title(endpoint)}** ({tool}, c={level}): "
+        if head is None:
+            lines.append(title + _no_comparison(found, (endpoint, tool, level), asgi, wsgi, stacks) + ".")
+            continue
+        tally[head.verdict.kind] += 1
+        a, b = head.a_level, head.b_level
+        sentence = (f"{title}{_ratio_clause(head)}. Throughput (geometric mean): WSGI {fmt_rps(b['rps_gmean'])}, "
+                    f"ASGI {fmt_rps(a['rps_gmean'])} RPS; server CPU per request (median): WSGI "
+                    f"{fmt_ms(b['server_cpu_ms_per_req_median'])} ms, ASGI {fmt_ms(a['server_cpu_ms_per_req_median'])}"
+                    " ms.")
+        if others:
+            sentence += " Other levels: " + "; ".join(compact(o) for o in others) + "."
+        lines.append(_with_cautions(sentence, [head]))
+    return [_tally(tally, tool)] + lines if sum(tally.values()) else lines
 
 
-def _other_tools(best: pd.DataFrame, a_stack: str, b_stack: str, endpoint: str,
-                 tool: str) -> list[Comparison]:
-    """The same comparison by the run's other tool(s), so a reader sees whether the tools agree."""
-    others = []
-    for other in dict.fromkeys(best["tool"]):
-        a, b = _best(best, a_stack, endpoint, other), _best(best, b_stack, endpoint, other)
-        if other != tool and a is not None and b is not None:
-            others.append(Comparison(a, b))
-    return others
+def _tally(tally: dict[stats.Kind, int], tool: str) -> str:
+    return (f"Over {sum(tally.values())} endpoint(s) ({tool}, each at its headline level): ASGI ahead on "
+            f"{tally[stats.Kind.AHEAD]}, WSGI ahead on {tally[stats.Kind.BEHIND]}, within noise on "
+            f"{tally[stats.Kind.WITHIN_NOISE]}, no verdict on {tally[stats.Kind.NO_VERDICT]}.")
 
 
-def fastapi_stands(best: pd.DataFrame, stacks: dict[str, dict]) -> list[str]:
-    """One sentence per endpoint: FastAPI against each Django stack measured there."""
-    tool = primary_tool(best)
+def fastapi_stands(rows: pd.DataFrame, levels: pd.DataFrame, stacks: dict[str, dict]) -> list[str]:
+    """One bullet per endpoint: FastAPI against each Django stack measured there."""
+    tool = verdicts.primary_tool(rows)
     if tool is None:
         return []
     fastapi = Stack.FASTAPI.value
-    if fastapi not in set(best["stack"]):
+    if fastapi not in set(levels["stack"]):
         return [f"No answer from this run: {_absent(fastapi, stacks)}."]
+    chosen = verdicts.verdict_levels(levels)
+    against = {d: verdicts.pair_verdicts(rows, levels, fastapi, d)
+               for d in (Stack.DJANGO_WSGI.value, Stack.DJANGO_ASGI.value)}
     lines = []
-    for endpoint in sorted(best["endpoint"].unique(), key=endpoint_sort_key):
-        head = f"**{endpoint_title(endpoint)}** ({tool}): "
-        f = _best(best, fastapi, endpoint, tool)
-        if f is None:
-            lines.append(head + _absent(fastapi, stacks) + ".")
+    for endpoint in sorted(levels["endpoint"].unique(), key=endpoint_sort_key):
+        if (endpoint, tool) not in chosen:
             continue
-        comparisons, parts = [], []
-        for django in (Stack.DJANGO_WSGI.value, Stack.DJANGO_ASGI.value):
-            d = _best(best, django, endpoint, tool)
-            if d is None:
-                parts.append(f"against {stack_label(django)}: no comparison, {_absent(django, stacks)}")
+        level = chosen[(endpoint, tool)]
+        heads, parts, others = [], [], []
+        for django, found in against.items():
+            head, rest = _headline_and_others(found, endpoint, tool, level)
+            if head is None:
+                parts.append(f"against {stack_label(django)}: "
+                             + _no_comparison(found, (endpoint, tool, level), fastapi, django, stacks))
                 continue
-            comparisons.append(Comparison(f, d))
-            parts.append(f"against {stack_label(django)} ({_peak(d)}): {comparisons[-1].verdict()}")
-        sentence = (f"{head}FastAPI peaks at {_peak(f)}, server CPU "
-                    f"{fmt_ms(f['server_cpu_ms_per_req_median'])} ms per request; " + "; ".join(parts) + ".")
-        lines.append(_with_cautions(sentence, comparisons))
+            heads.append(head)
+            parts.append(_ratio_clause(head))
+            others += [f"vs {short(django)} {compact(o)}" for o in rest]
+        sentence = f"**{endpoint_title(endpoint)}** ({tool}, c={level}): " + "; ".join(parts) + "."
+        if others:
+            sentence += " Other levels: " + "; ".join(others) + "."
+        lines.append(_with_cautions(sentence, heads))
     return lines

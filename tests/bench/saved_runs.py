@@ -1,15 +1,32 @@
 """The real run folders saved under fixtures/runs/ (LAB_RUNS_DIR points elsewhere), read
-the way the analysis tests need them."""
+the way the analysis tests need them. Only runs of the schema the analysis reads count:
+an older run folder is named in the error rather than silently tested against."""
 
 import contextlib
+import copy
 import json
 import os
+import shutil
 from pathlib import Path
 
+from bench.schema import EXCLUDING_FLAGS, SCHEMA_VERSION
+
 RUNS_ROOT = Path(os.environ.get("LAB_RUNS_DIR", Path(__file__).parents[2] / "fixtures" / "runs"))
-RUN_DIRS = sorted(p.parent for p in RUNS_ROOT.glob("*/run.json"))
+
+
+def _schema(run_json: Path) -> object:
+    with contextlib.suppress(ValueError, OSError):
+        return json.loads(run_json.read_text()).get("schema_version")
+    return None
+
+
+_ALL = sorted(p.parent for p in RUNS_ROOT.glob("*/run.json"))
+RUN_DIRS = [d for d in _ALL if _schema(d / "run.json") == SCHEMA_VERSION]
 if not RUN_DIRS:
-    raise RuntimeError(f"no saved run folders under {RUNS_ROOT}: the analysis tests need real runs there")
+    _old = ", ".join(d.name for d in _ALL) or "none"
+    raise RuntimeError(f"no saved run folders of schema_version {SCHEMA_VERSION} under {RUNS_ROOT} (found: "
+                       f"{_old}); the analysis tests need real runs there (LAB_RUNS_DIR points elsewhere)")
+EXCLUDING = {f.value for f in EXCLUDING_FLAGS}
 
 
 def read_rows(run_dir: Path) -> list[dict]:
@@ -18,3 +35,45 @@ def read_rows(run_dir: Path) -> list[dict]:
         with contextlib.suppress(ValueError):  # an interrupted run's cut-short last line
             rows.append(json.loads(line))
     return rows
+
+
+def read_info(run_dir: Path) -> dict:
+    return json.loads((run_dir / "run.json").read_text())
+
+
+def counted(row: dict) -> bool:
+    """The contract's rule, restated from the schema: ok, valid, a rate, no excluding flag."""
+    return (row["status"] == "ok" and row["valid"] and row["rps"] is not None
+            and not set(row["flags"]) & EXCLUDING)
+
+
+def write_run(source: Path, target: Path, rows: list[dict] | None = None, info: dict | None = None) -> Path:
+    """A copy of a real run folder, its rows and run.json replaced when given."""
+    shutil.copytree(source, target)
+    if rows is not None:
+        (target / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    if info is not None:
+        (target / "run.json").write_text(json.dumps(info))
+    return target
+
+
+def with_rounds(rows: list[dict], minimum: int = 3) -> list[dict]:
+    """The rows, plus copies of the first round's rows as extra rounds until every level has
+    `minimum` rounds, their rates scaled by fixed small factors so the rounds differ."""
+    last = max(r["repeat"] for r in rows)
+    extra = []
+    for number in range(last + 1, minimum + 1):
+        factor = 1 + 0.01 * (number - last) * (-1) ** number
+        for row in rows:
+            if row["repeat"] == 1:
+                twin = copy.deepcopy(row)
+                twin["repeat"] = number
+                if twin["rps"] is not None:
+                    twin["rps"] *= factor
+                extra.append(twin)
+    return rows + extra
+
+
+def most_rounds() -> Path:
+    """The saved run with the most rounds per level (ties: the first)."""
+    return max(RUN_DIRS, key=lambda d: max(r["repeat"] for r in read_rows(d)))

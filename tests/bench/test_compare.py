@@ -1,16 +1,15 @@
-"""`python -m bench compare` on real saved runs: the ratio table holds the rows' ratios, and
-runs from different machines, limits or versions are called out loudly, key by key."""
+"""`python -m bench compare` on real saved runs: run-vs-run ratios are ratios of geometric
+means with Welch intervals (recomputed here from the rows), each run's own stack ratios
+stand side by side, and runs from different machines, limits, versions or machine speeds
+are called out loudly, key by key."""
 
-import json
 import re
-import shutil
-import statistics
-from collections import defaultdict
 from pathlib import Path
 
 import pytest
 from PIL import Image
-from saved_runs import RUN_DIRS, read_rows
+from saved_runs import RUN_DIRS, counted, most_rounds, read_info, read_rows, with_rounds, write_run
+from scipy import stats as scipy_stats
 
 from bench.analysis import compare
 from bench.schema import ENDPOINT_PATHS
@@ -18,81 +17,124 @@ from bench.schema import ENDPOINT_PATHS
 DJANGO = {"django-wsgi", "django-asgi"}
 
 
-
-def best_rps(rows: list[dict], stack: str, endpoint: str, tool: str) -> float | None:
-    """Best median RPS over repeats of one series, from the rows alone."""
-    by_level = defaultdict(list)
-    for r in rows:
-        if (r["stack"], r["endpoint"], r["tool"]) == (stack, endpoint, tool) and r["status"] == "ok" \
-                and r["valid"] and r["rps"] is not None:
-            by_level[r["concurrency"]].append(r["rps"])
-    return max((statistics.median(v) for v in by_level.values()), default=None)
-
-
-def write_run(source: Path, target: Path, keep_stack: str | None = None, rps_factor: float = 1.0,
-              metadata: dict | None = None) -> Path:
-    """A copy of a real run, optionally cut down to one stack (as a --url run is), RPS scaled,
-    metadata overridden."""
-    shutil.copytree(source, target)
-    rows = [r for r in read_rows(target) if keep_stack in (None, r["stack"])]
+def copy(source: Path, target: Path, keep_stack: str | None = None, rps_factor: float = 1.0,
+         speed_factor: float = 1.0, metadata: dict | None = None, rounds: int = 0) -> Path:
+    """A copy of a real run, optionally with extra rounds, cut down to one stack (as a --url
+    run is), RPS and speed probe scaled, metadata overridden."""
+    rows = [r for r in with_rounds(read_rows(source), rounds) if keep_stack in (None, r["stack"])]
     for row in rows:
         if row["rps"] is not None:
             row["rps"] *= rps_factor
-    (target / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    info = json.loads((target / "run.json").read_text())
+        if row["speed"] is not None:
+            row["speed"] *= speed_factor
+    info = read_info(source)
+    for entry in info.get("rounds") or []:
+        if entry.get("speed") is not None:
+            entry["speed"] *= speed_factor
     if keep_stack:
         info["stacks"] = {s: v for s, v in info["stacks"].items() if s == keep_stack}
-    for key, value in (metadata or {}).items():
-        info["metadata"][key] = value
-    (target / "run.json").write_text(json.dumps(info))
-    return target
+    info["metadata"].update(metadata or {})
+    return write_run(source, target, rows, info)
 
 
-def ratio_rows(text: str) -> list[dict[str, str]]:
-    """Every row of every ratio table in compare.md, with its endpoint heading."""
-    section = text.split("## Best throughput per run and stack", 1)[1].split("\n## ", 1)[0]
+def cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def section_rows(text: str, name: str) -> list[dict[str, str]]:
+    """Every row of every table under `## name`, with its ### heading as `heading`."""
+    part = text.split(f"## {name}", 1)[1].split("\n## ", 1)[0]
     rows = []
-    for chunk in section.split("\n### ")[1:]:
+    for chunk in part.split("\n### ")[1:]:
         heading, _, body = chunk.partition("\n")
         lines = [line for line in body.splitlines() if line.startswith("|")]
-        header = [c.strip() for c in lines[0].strip("|").split("|")]
-        rows += [dict(zip(header, [c.strip() for c in line.strip("|").split("|")], strict=True),
-                      endpoint=heading.strip()) for line in lines[2:]]
+        header = cells(lines[0])
+        rows += [dict(zip(header, cells(line), strict=True), heading=heading.strip()) for line in lines[2:]]
     return rows
 
 
-def title(endpoint: str) -> str:
-    method, path = ENDPOINT_PATHS[endpoint]
-    return f"{method} {path}"
+def endpoint_of(heading: str) -> str:
+    return next(e for e, (method, path) in ENDPOINT_PATHS.items() if f"{method} {path}" == heading)
 
 
-def test_identical_runs_give_ratio_one_and_no_warning(tmp_path, capsys):
-    a = write_run(RUN_DIRS[0], tmp_path / "a")
-    b = write_run(RUN_DIRS[0], tmp_path / "b")
-    assert compare.main([str(a), str(b), "--out", str(tmp_path / "out")]) == 0
+def counted_rps(rows: list[dict], stack: str, endpoint: str, tool: str, level: int) -> list[float]:
+    return [r["rps"] for r in rows if counted(r)
+            and (r["stack"], r["endpoint"], r["tool"], r["concurrency"]) == (stack, endpoint, tool, level)]
+
+
+def run_compare(tmp_path: Path, capsys, *runs: Path) -> tuple[str, str, str]:
+    assert compare.main([*map(str, runs), "--out", str(tmp_path / "out")]) == 0
     captured = capsys.readouterr()
-    text = (tmp_path / "out" / "compare.md").read_text()
-    info = json.loads((a / "run.json").read_text())
-    if info["status"] == "complete":
-        assert "WARNING" not in captured.err and "WARNING" not in text
-    rows = ratio_rows(text)
+    return (tmp_path / "out" / "compare.md").read_text(), captured.out, captured.err
+
+
+def test_identical_runs_give_ratio_one_within_noise_and_no_warning(tmp_path, capsys):
+    a = copy(most_rounds(), tmp_path / "a", rounds=3)
+    b = copy(most_rounds(), tmp_path / "b", rounds=3)
+    text, out, err = run_compare(tmp_path, capsys, a, b)
+    if read_info(a)["status"] == "complete":
+        assert "WARNING" not in err and "WARNING" not in text
+    rows = [r for r in section_rows(text, "Run against run") if r["run"] == "B"]
     assert rows
     for row in rows:
-        baseline_run, baseline_stack = row["baseline"].split(" · ")
-        if row["stack"] == baseline_stack:
-            assert row["ratio"] == "1.00×", row
-    assert "| run | stack |" in captured.out  # the ratio table is printed too
+        assert row["against"] == f"A · {row['stack']}"
+        assert row["ratio [95 %]"].startswith("1.00× ["), row
+        assert row["verdict"] in ("within noise", f"no verdict (n={row['rounds']})"), row
+    assert "| run | stack | tool |" in out  # the run-vs-run table is printed too
+
+
+def test_a_slower_copy_is_half_the_rate_and_its_own_ratios_agree(tmp_path, capsys):
+    a = copy(most_rounds(), tmp_path / "a", rounds=3)
+    b = copy(most_rounds(), tmp_path / "b", rps_factor=0.5, rounds=3)
+    text, _, _ = run_compare(tmp_path, capsys, a, b)
+    halves = [r for r in section_rows(text, "Run against run") if r["run"] == "B"]
+    assert halves
+    for row in halves:
+        assert row["ratio [95 %]"].startswith("0.50× ["), row
+        interval = row["ratio [95 %]"].split("[")[1].rstrip("]")
+        if int(row["rounds"]) < 3:
+            assert row["verdict"] == f"no verdict (n={row['rounds']})"
+        else:
+            excludes_one = float(interval.split("–")[1]) < 1
+            assert row["verdict"] == ("slower" if excludes_one else "within noise"), row
+    assert any(row["verdict"] == "slower" for row in halves)
+    side_by_side = section_rows(text, "Stack ratios within each run")
+    for row in side_by_side:
+        if row["A"] == row["B"] and "[no interval]" not in row["A"] and "," in row["A"]:
+            assert row["B in A's interval"] == row["A in B's interval"] == "yes", row
+
+
+def test_manual_flow_ratio_is_asgi_over_wsgi_with_a_welch_interval(tmp_path, capsys):
+    """Two runs of one stack each, as `run_wrk.sh --url` makes them; the figures come from the rows."""
+    source = next((d for d in RUN_DIRS if {r["stack"] for r in read_rows(d)} >= DJANGO), None)
+    if source is None:
+        pytest.skip("no saved run has both Django stacks")
+    wsgi = copy(source, tmp_path / "wsgi", keep_stack="django-wsgi")
+    asgi = copy(source, tmp_path / "asgi", keep_stack="django-asgi")
+    text, _, _ = run_compare(tmp_path, capsys, wsgi, asgi)
+    rows = read_rows(source)
+    checked = 0
+    for row in section_rows(text, "Run against run"):
+        if row["run"] != "B" or row["against"] != "A · django-wsgi":
+            continue
+        key = (endpoint_of(row["heading"]), row["tool"], int(row["concurrency"]))
+        mine, base = counted_rps(rows, "django-asgi", *key), counted_rps(rows, "django-wsgi", *key)
+        estimate = scipy_stats.gmean(mine) / scipy_stats.gmean(base)
+        shown = float(row["ratio [95 %]"].split("×")[0])
+        assert shown == pytest.approx(estimate, rel=0.01, abs=0.006)
+        if min(len(mine), len(base)) >= 2:
+            assert re.search(r"\[\d[\d.]*–\d[\d.]*\]", row["ratio [95 %]"])
+        checked += 1
+    assert checked
 
 
 def test_differing_metadata_is_warned_loudly_key_by_key(tmp_path, capsys):
-    a = write_run(RUN_DIRS[0], tmp_path / "a")
-    info = json.loads((a / "run.json").read_text())
+    a = copy(RUN_DIRS[0], tmp_path / "a")
+    info = read_info(a)
     placement = dict(info["metadata"].get("placement") or {}, server_cpu_quota=0.25)
-    b = write_run(RUN_DIRS[0], tmp_path / "b",
-                  metadata={"placement": placement, "cpu_model": "Imaginary CPU 9000"})
-    assert compare.main([str(a), str(b), "--out", str(tmp_path / "out")]) == 0
-    err = capsys.readouterr().err
-    head = (tmp_path / "out" / "compare.md").read_text().split("## Runs")[0]
+    b = copy(RUN_DIRS[0], tmp_path / "b", metadata={"placement": placement, "cpu_model": "Imaginary CPU 9000"})
+    text, _, err = run_compare(tmp_path, capsys, a, b)
+    head = text.split("## Runs")[0]
     for where in (err, head):
         assert "WARNING" in where and "DIFFER" in where
         assert "placement.server_cpu_quota" in where and "0.25" in where
@@ -100,42 +142,26 @@ def test_differing_metadata_is_warned_loudly_key_by_key(tmp_path, capsys):
         assert str(info["metadata"].get("cpu_model", "unknown")) in where
 
 
-def test_manual_flow_ratio_is_asgi_over_wsgi(tmp_path, capsys):
-    """Two runs of one stack each, as `run_wrk.sh --url` makes them; the ratio is computed from the rows."""
-    source = next((d for d in RUN_DIRS if {r["stack"] for r in read_rows(d)} >= DJANGO), None)
-    if source is None:
-        pytest.skip("no saved run has both Django stacks")
-    wsgi = write_run(source, tmp_path / "wsgi", keep_stack="django-wsgi")
-    asgi = write_run(source, tmp_path / "asgi", keep_stack="django-asgi")
-    assert compare.main([str(wsgi), str(asgi), "--out", str(tmp_path / "out")]) == 0
-    capsys.readouterr()
-    rows = read_rows(source)
-    checked = 0
-    for row in ratio_rows((tmp_path / "out" / "compare.md").read_text()):
-        assert row["baseline"] == "A · django-wsgi"
-        endpoint = next(e for e in ENDPOINT_PATHS if title(e) == row["endpoint"])
-        w = best_rps(rows, "django-wsgi", endpoint, row["tool"])
-        mine = best_rps(rows, row["stack"], endpoint, row["tool"])
-        assert row["ratio"] == f"{mine / w:.2f}×"
-        checked += row["stack"] == "django-asgi"
-    assert checked
-
-
-def test_a_slower_copy_shows_half_the_rate(tmp_path, capsys):
-    a = write_run(RUN_DIRS[0], tmp_path / "a")
-    b = write_run(RUN_DIRS[0], tmp_path / "b", rps_factor=0.5)
-    assert compare.main([str(a), str(b), "--out", str(tmp_path / "out")]) == 0
-    capsys.readouterr()
-    rows = ratio_rows((tmp_path / "out" / "compare.md").read_text())
-    halves = [r for r in rows if r["run"] == "B" and r["baseline"] == f"A · {r['stack']}"]
-    assert halves and all(r["ratio"] == "0.50×" for r in halves)
+def test_a_machine_running_slower_is_warned_loudly(tmp_path, capsys):
+    a = copy(most_rounds(), tmp_path / "a")
+    b = copy(most_rounds(), tmp_path / "b", speed_factor=0.8)
+    speeds = [r["speed"] for r in read_info(a).get("rounds") or [] if r.get("speed") is not None]
+    text, _, err = run_compare(tmp_path, capsys, a, b)
+    head = text.split("## Runs")[0]
+    if len(speeds) < 3:
+        assert "MACHINE SPEED DIFFERS" not in err  # too few probes for a verdict
+        return
+    for where in (err, head):
+        assert "MACHINE SPEED DIFFERS" in where and "0.80×" in where
+    speed_section = text.split("## Machine speed", 1)[1].split("\n## ", 1)[0]
+    [row] = [r for r in speed_section.splitlines() if r.startswith("| B |")]
+    assert "0.80× [" in row and "slower" in row
 
 
 def test_overlay_charts_exist_at_the_fixed_size(tmp_path, capsys):
-    a = write_run(RUN_DIRS[0], tmp_path / "a")
-    b = write_run(RUN_DIRS[-1], tmp_path / "b")
-    assert compare.main([str(a), str(b), "--out", str(tmp_path / "out")]) == 0
-    capsys.readouterr()
+    a = copy(RUN_DIRS[0], tmp_path / "a")
+    b = copy(RUN_DIRS[-1], tmp_path / "b")
+    text, _, _ = run_compare(tmp_path, capsys, a, b)
     endpoints = {r["endpoint"] for r in read_rows(a) + read_rows(b)}
     expected = {f"{e}-{m}.png" for e in endpoints for m in ("throughput", "latency-p99")}
     charts = tmp_path / "out" / "charts"
@@ -143,13 +169,12 @@ def test_overlay_charts_exist_at_the_fixed_size(tmp_path, capsys):
     for name in expected:
         with Image.open(charts / name) as image:
             assert (image.format, image.size) == ("PNG", (1200, 700))
-    text = (tmp_path / "out" / "compare.md").read_text()
     assert set(re.findall(r"\]\(charts/([^)]+)\)", text)) == expected
 
 
 def test_default_out_is_next_to_the_first_run(tmp_path, capsys):
-    a = write_run(RUN_DIRS[0], tmp_path / "a")
-    b = write_run(RUN_DIRS[0], tmp_path / "b")
+    a = copy(RUN_DIRS[0], tmp_path / "a")
+    b = copy(RUN_DIRS[0], tmp_path / "b")
     assert compare.main([str(a), str(b)]) == 0
     assert "compare.md: " + str(tmp_path) in capsys.readouterr().out
     [out] = tmp_path.glob("compare-*")

@@ -1,42 +1,29 @@
-"""`python -m bench report` on real saved runs: the report's figures are the rows' figures,
-nothing flagged goes missing, the HTML stands alone, and damaged runs still report."""
+"""`python -m bench report` on real saved runs: the report leads with verdicts that carry
+their intervals, its figures are the counted rows' figures (recomputed here from the rows
+with scipy), excluded rows are counted nowhere and listed with the reason, the HTML
+stands alone, and damaged or old runs still report, loudly."""
 
 import base64
 import contextlib
 import io
-import json
+import math
 import re
 import shutil
-import statistics
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
-from saved_runs import RUN_DIRS, read_rows
+from saved_runs import RUN_DIRS, counted, most_rounds, read_info, read_rows, with_rounds, write_run
+from scipy import stats as scipy_stats
 
 from bench.analysis import report
 from bench.analysis.frames import load_run
-from bench.schema import ENDPOINT_PATHS
+from bench.schema import ENDPOINT_PATHS, EXCLUDING_FLAGS
 
-
-def best_by_series(rows: list[dict]) -> dict[tuple[str, str, str], tuple[float, int]]:
-    """(stack, endpoint, tool) -> (best median RPS over repeats, its concurrency), lowest level on a tie."""
-    by_level = defaultdict(list)
-    for row in rows:
-        if row["status"] == "ok" and row["valid"] and row["rps"] is not None:
-            by_level[(row["stack"], row["endpoint"], row["tool"], row["concurrency"])].append(row["rps"])
-    best: dict[tuple[str, str, str], tuple[float, int]] = {}
-    for (stack, endpoint, tool, level), values in sorted(by_level.items(), key=lambda item: item[0][3]):
-        median = statistics.median(values)
-        if (stack, endpoint, tool) not in best or median > best[(stack, endpoint, tool)][0]:
-            best[(stack, endpoint, tool)] = (median, level)
-    return best
-
-
-def is_flagged(row: dict) -> bool:
-    failed_requests = (row["error_count"] or 0) > 0
-    return bool(row["flags"]) or not row["valid"] or row["status"] == "failed" or failed_requests
+SECTIONS = ("## Verdicts", "## Headline figures", "## Noise and validity", "## Methodology", "## Verification",
+            "## Metadata and settings", "## Flagged rows", "## Charts")
 
 
 def title(endpoint: str) -> str:
@@ -44,15 +31,22 @@ def title(endpoint: str) -> str:
     return f"{method} {path}"
 
 
+def number(cell: str) -> float:
+    return float(cell.replace(",", ""))
+
+
 def cells(line: str) -> list[str]:
     return [c.strip() for c in re.split(r"(?<!\\)\|", line.strip()[1:-1])]
 
 
-def tables_in_section(text: str, section: str) -> dict[str, list[dict[str, str]]]:
-    """{### title: rows as dicts} for the tables under `## section`."""
-    part = text.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+def section(text: str, name: str) -> str:
+    return text.split(f"\n## {name}", 1)[1].split("\n## ", 1)[0]
+
+
+def tables_in_section(text: str, name: str) -> dict[str, list[dict[str, str]]]:
+    """{### title: rows as dicts} for the tables under `## name`."""
     tables = {}
-    for chunk in part.split("\n### ")[1:]:
+    for chunk in section(text, name).split("\n### ")[1:]:
         heading, _, body = chunk.partition("\n")
         lines = [line for line in body.splitlines() if line.startswith("|")]
         header = cells(lines[0])
@@ -63,13 +57,25 @@ def tables_in_section(text: str, section: str) -> dict[str, list[dict[str, str]]
 def copy_run(source: Path, target: Path, edit_rows: Callable[[list[dict]], list[dict]] = lambda r: r,
              edit_run: Callable[[dict], None] = lambda r: None) -> Path:
     """A copy of a real run with its rows and run.json edited, to make the cases the fixtures lack."""
-    shutil.copytree(source, target)
-    rows = edit_rows(read_rows(target))
-    (target / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    info = json.loads((target / "run.json").read_text())
+    info = read_info(source)
     edit_run(info)
-    (target / "run.json").write_text(json.dumps(info))
-    return target
+    return write_run(source, target, edit_rows(read_rows(source)), info)
+
+
+def counted_by_level(rows: list[dict]) -> dict[tuple, dict[int, float]]:
+    """(stack, endpoint, tool, concurrency) -> {round: rps} of the counted rows."""
+    found: dict[tuple, dict[int, float]] = defaultdict(dict)
+    for row in rows:
+        if counted(row):
+            found[(row["stack"], row["endpoint"], row["tool"], row["concurrency"])][row["repeat"]] = row["rps"]
+    return found
+
+
+def t_interval(logs: np.ndarray) -> tuple[float, float]:
+    """The 95 % t-interval of the mean log, back-transformed, by scipy.stats.t directly."""
+    low, high = scipy_stats.t.interval(0.95, len(logs) - 1, loc=logs.mean(),
+                                       scale=logs.std(ddof=1) / math.sqrt(len(logs)))
+    return math.exp(low), math.exp(high)
 
 
 @pytest.fixture(scope="module", params=RUN_DIRS, ids=[p.name for p in RUN_DIRS])
@@ -90,25 +96,87 @@ def test_report_files_exist_and_their_paths_are_printed(reported):
         assert str(path) in printed
 
 
-def test_headline_figures_equal_the_rows(reported):
+def test_verdicts_come_first_then_the_sections_in_order(reported):
+    _, text, _ = reported
+    positions = [text.index(f"\n{heading}") for heading in SECTIONS]
+    assert positions == sorted(positions)
+    before = text[:positions[0]]
+    assert all(line.startswith(("# ", "> ")) or not line.strip() for line in before.splitlines())
+
+
+def test_headline_figures_equal_the_counted_rows(reported):
     run_dir, text, _ = reported
-    best = best_by_series(read_rows(run_dir))
+    rows = read_rows(run_dir)
+    levels = counted_by_level(rows)
+    info = read_info(run_dir)
     tables = tables_in_section(text, "Headline figures")
-    for (stack, endpoint, tool), (rps, level) in best.items():
-        [row] = [r for r in tables[title(endpoint)] if (r["stack"], r["tool"]) == (stack, tool)]
-        assert float(row["best median RPS"].replace(",", "")) == pytest.approx(rps, abs=0.051)
-        assert int(row["at concurrency"]) == level
-        baseline = best.get(("django-wsgi", endpoint, tool))
-        if baseline:
-            assert row["ratio to django-wsgi"] == f"{rps / baseline[0]:.2f}×"
-    shown = {(r["stack"], t, r["tool"]) for t, rows in tables.items() for r in rows
-             if r["best median RPS"] != "no valid measurement"}
-    assert shown == {(s, title(e), t) for s, e, t in best}
+    shown = 0
+    for (stack, endpoint, tool, level), by_round in levels.items():
+        [row] = [r for r in tables[title(endpoint)]
+                 if (r["stack"], r["tool"], r["concurrency"]) == (stack, tool, str(level))]
+        values = list(by_round.values())
+        planned = sum((r["tool"], r["endpoint"], r["concurrency"]) == (tool, endpoint, level) for r in info["rounds"])
+        assert row["rounds counted / planned"] == f"{len(values)} / {planned or info['profile'].get('repeats')}"
+        assert number(row["throughput (RPS, geometric mean)"]) == pytest.approx(scipy_stats.gmean(values),
+                                                                                rel=5e-3, abs=0.051)
+        if len(values) >= 2 and np.ptp(values) > 0:
+            low, high = t_interval(np.log(values))
+            shown_low, shown_high = (number(x) for x in row["95 % interval (RPS)"].split("–"))
+            assert (shown_low, shown_high) == (pytest.approx(low, rel=5e-3, abs=0.051),
+                                               pytest.approx(high, rel=5e-3, abs=0.051))
+        shown += 1
+    assert shown
 
 
-def test_every_flagged_row_is_listed(reported):
+def test_ratios_to_the_baseline_are_paired_by_round(reported):
     run_dir, text, _ = reported
-    flagged = [r for r in read_rows(run_dir) if is_flagged(r)]
+    levels = counted_by_level(read_rows(run_dir))
+    tables = tables_in_section(text, "Headline figures")
+    checked = 0
+    for (stack, endpoint, tool, level), mine in levels.items():
+        baseline = levels.get(("django-wsgi", endpoint, tool, level))
+        rounds = sorted(set(mine) & set(baseline or {}))
+        if stack == "django-wsgi" or not rounds:
+            continue
+        ratios = [mine[r] / baseline[r] for r in rounds]
+        [row] = [r for r in tables[title(endpoint)]
+                 if (r["stack"], r["tool"], r["concurrency"]) == (stack, tool, str(level))]
+        assert number(row["ratio to django-wsgi [95 %]"].split("×")[0]) == pytest.approx(
+            scipy_stats.gmean(ratios), rel=0.01, abs=0.006)
+        if len(rounds) < 3:
+            assert row["verdict"] == f"no verdict ({len(rounds)} rounds)"
+        else:
+            assert row["verdict"] in ("ahead", "behind", "within noise")
+        checked += 1
+    assert checked
+
+
+def test_every_verdict_sentence_carries_its_interval_and_the_right_word(reported):
+    _, text, _ = reported
+    verdicts = section(text, "Verdicts")
+    clauses = re.findall(r"(\w+)/(\w+) = \*\*(\d[\d.]*)× \[([^\]]+)\]\*\* over (\d+) round\(s\): "
+                         r"\*\*([^*]+)\*\*", verdicts)
+    assert clauses or "no comparison" in verdicts or "No answer" in verdicts
+    for a, b, estimate, interval, n, word in clauses:
+        if int(n) < 2:
+            assert (interval, word) == ("no interval", "no verdict")
+            continue
+        low, high = interval.split("–")
+        assert float(low) <= float(estimate) <= float(high)
+        if int(n) < 3:
+            assert word == "no verdict"
+        elif float(low) > 1.005:  # bounds are shown rounded to 0.01: leave the edge cases alone
+            assert word == f"{a} ahead"
+        elif float(high) < 0.995:
+            assert word == f"{b} ahead"
+        elif float(low) < 0.995 and float(high) > 1.005:
+            assert word == "within noise"
+
+
+def test_every_flagged_row_is_listed_and_excluded_ones_say_so(reported):
+    run_dir, text, _ = reported
+    rows = read_rows(run_dir)
+    flagged = [r for r in rows if r["flags"] or not counted(r) or (r["error_count"] or 0) > 0]
     assert f"## Flagged rows ({len(flagged)})" in text
     for row in flagged:
         keys = (row["stack"], row["endpoint"], row["tool"], row["concurrency"], row["repeat"])
@@ -116,8 +184,20 @@ def test_every_flagged_row_is_listed(reported):
         [line] = [line for line in text.splitlines() if line.startswith(prefix)]
         for flag in row["flags"]:
             assert flag in line
+        assert ("**no**" in line) == (not counted(row))
         if row["raw"]:
             assert row["raw"] in line
+
+
+def test_exclusion_counts_per_flag_equal_the_rows(reported):
+    run_dir, text, _ = reported
+    rows = read_rows(run_dir)
+    table = {r[0]: r for r in (cells(line) for line in section(text, "Noise and validity").splitlines()
+                               if line.startswith("| `"))}
+    for flag in EXCLUDING_FLAGS:
+        expected = sum(flag in r["flags"] or (flag == "failed" and r["status"] == "failed")
+                       or (flag == "invalid" and r["status"] == "ok" and not r["valid"]) for r in rows)
+        assert int(table[f"`{flag}`"][1]) == expected, flag
 
 
 def test_html_is_self_contained_with_every_chart_embedded(reported):
@@ -131,29 +211,45 @@ def test_html_is_self_contained_with_every_chart_embedded(reported):
     assert charts and embedded == charts
 
 
-def test_report_states_the_method_and_the_machine(reported):
+def test_report_states_the_method_the_machine_and_its_speed(reported):
     run_dir, text, _ = reported
-    info = json.loads((run_dir / "run.json").read_text())
-    assert "sync_to_async" in text
+    info = read_info(run_dir)
+    assert "sync_to_async" in text and "Little's law" in text and "Welch" in text
     assert info["run_id"] in text.splitlines()[0]
     if info["metadata"].get("cpu_model"):
         assert str(info["metadata"]["cpu_model"]) in text
     for stack_info in info["stacks"].values():
         if stack_info.get("reason"):
             assert stack_info["reason"] in text
+    speeds = [r["speed"] for r in info["rounds"] if r.get("speed") is not None]
+    if speeds:
+        assert f"median {np.median(speeds):,.1f}, min {min(speeds):,.1f}, max {max(speeds):,.1f}" in text
 
 
-def first_stack_with_rows(run_dir: Path) -> str:
-    return read_rows(run_dir)[0]["stack"]
+def test_rows_made_too_short_are_counted_nowhere(tmp_path):
+    """Every row of one stack at one level marked too_short: the level shows 0 counted rounds."""
+    source = RUN_DIRS[0]
+    target = next(r for r in read_rows(source) if counted(r))
+    key = (target["stack"], target["endpoint"], target["tool"], target["concurrency"])
 
+    def edit_rows(rows):
+        for row in rows:
+            if (row["stack"], row["endpoint"], row["tool"], row["concurrency"]) == key:
+                row["flags"] = sorted(set(row["flags"]) | {"too_short"})
+        return rows
 
-def stacks_in(run_dir: Path) -> set[str]:
-    return {r["stack"] for r in read_rows(run_dir)}
+    run_dir = copy_run(source, tmp_path / source.name, edit_rows)
+    text = report.render_markdown(load_run(run_dir))
+    [row] = [r for r in tables_in_section(text, "Headline figures")[title(key[1])]
+             if (r["stack"], r["tool"], r["concurrency"]) == (key[0], key[2], str(key[3]))]
+    assert row["rounds counted / planned"].startswith("0 / ")
+    assert row["throughput (RPS, geometric mean)"] == "none counted"
+    assert "too short:" in section(text, "Flagged rows")
 
 
 def test_a_skipped_stack_and_invalid_rows_still_report(tmp_path):
     source = RUN_DIRS[0]
-    skipped = first_stack_with_rows(source)
+    skipped = read_rows(source)[0]["stack"]
     reason = "verification failed: made up by the test"
 
     def edit_rows(rows):
@@ -169,8 +265,7 @@ def test_a_skipped_stack_and_invalid_rows_still_report(tmp_path):
         info["stacks"][skipped].update(status="skipped", reason=reason)
 
     run_dir = copy_run(source, tmp_path / source.name, edit_rows, edit_run)
-    assert report.main([str(run_dir)]) == 0
-    text = (run_dir / "report.md").read_text()
+    text = report.render_markdown(load_run(run_dir))
     assert f"stack {skipped} SKIPPED" in text and reason in text
     assert "ab: 7 Length failures (test)" in text
     headline = tables_in_section(text, "Headline figures")
@@ -178,19 +273,31 @@ def test_a_skipped_stack_and_invalid_rows_still_report(tmp_path):
 
 
 def test_an_interrupted_run_says_so_loudly(tmp_path):
-    source = RUN_DIRS[0]
-
     def edit_run(info):
-        info.update(status="interrupted", ended_at=None)
+        info.update(status="interrupted", ended_at=None, failure="SIGTERM from the test")
 
-    run_dir = copy_run(source, tmp_path / source.name, lambda rows: rows[: len(rows) // 2], edit_run)
+    run_dir = copy_run(RUN_DIRS[0], tmp_path / "run", lambda rows: rows[: len(rows) // 2], edit_run)
     with open(run_dir / "results.jsonl", "a") as f:
-        f.write('{"schema_version": 1, "run_id": "cut sh')
+        f.write('{"schema_version": 2, "run_id": "cut sh')
     text = report.render_markdown(load_run(run_dir))
-    head = text.split("## Methodology")[0]
-    assert "WARNING: RUN INTERRUPTED" in head
+    head = text.split("## Verdicts")[0]
+    assert "WARNING: RUN INTERRUPTED" in head and "SIGTERM from the test" in head
     assert "WARNING: INCOMPLETE" in head
     assert "not JSON" in head
+
+
+def test_rows_of_the_old_schema_are_refused_in_one_line(tmp_path, capsys):
+    def edit_rows(rows):
+        return [dict(r, schema_version=1) for r in rows]
+
+    run_dir = copy_run(RUN_DIRS[0], tmp_path / "run", edit_rows)
+    assert report.main([str(run_dir)]) == 0
+    err = capsys.readouterr().err
+    text = (run_dir / "report.md").read_text()
+    head = text.split("## Verdicts")[0]
+    line = f"results.jsonl: {len(read_rows(run_dir))} row(s) of another schema_version refused"
+    assert line in head and line in err
+    assert "line 1:" not in head  # one line for all of them, not one per row
 
 
 def test_missing_metadata_reads_unknown(tmp_path):
@@ -199,47 +306,43 @@ def test_missing_metadata_reads_unknown(tmp_path):
 
     run_dir = copy_run(RUN_DIRS[0], tmp_path / "run", edit_run=edit_run)
     text = report.render_markdown(load_run(run_dir))
-    assert "| machine | unknown: unknown, unknown CPUs |" in text
+    assert "| machine | unknown: unknown, unknown CPUs |" in section(text, "Metadata and settings")
 
 
-def django_twins(tmp_path: Path, factor: float) -> str:
-    """A run whose django-asgi rows are django-wsgi's, RPS times `factor`; returns the ASGI prose."""
-    source = next((d for d in RUN_DIRS if {"django-wsgi", "django-asgi"} <= stacks_in(d)), None)
-    if source is None:
-        pytest.skip("no saved run has both Django stacks")
+def django_twins(tmp_path: Path, factor: float) -> list[str]:
+    """A run (at least 3 rounds) whose django-asgi rows are django-wsgi's, RPS times `factor`;
+    returns the ASGI bullets of the verdicts."""
+    source = most_rounds()
 
     def edit_rows(rows):
-        wsgi = [r for r in rows if r["stack"] == "django-wsgi"]
+        wsgi = [r for r in with_rounds(rows) if r["stack"] == "django-wsgi"]
         twins = [dict(r, stack="django-asgi", rps=None if r["rps"] is None else r["rps"] * factor)
                  for r in wsgi]
         return wsgi + twins
 
     run_dir = copy_run(source, tmp_path / source.name, edit_rows)
     text = report.render_markdown(load_run(run_dir))
-    return text.split("### ASGI or WSGI for Django?")[1].split("###")[0]
-
-
-def endpoint_lines(prose: str) -> list[str]:
+    prose = text.split("### ASGI or WSGI for Django?")[1].split("###")[0]
     return [line for line in prose.splitlines() if line.startswith("- **")]
 
 
 def test_identical_stacks_are_within_noise(tmp_path):
-    lines = endpoint_lines(django_twins(tmp_path, 1.0))
+    lines = django_twins(tmp_path, 1.0)
     assert lines
     for line in lines:
-        assert "within noise" in line or "noise is unknown" in line, line
+        assert "ASGI/WSGI = **1.00× [1.00–1.00]**" in line and "**within noise**" in line, line
 
 
-def test_a_clear_gap_is_named_with_its_ratio(tmp_path):
-    lines = endpoint_lines(django_twins(tmp_path, 0.5))
+def test_a_clear_gap_is_named_with_its_ratio_and_interval(tmp_path):
+    lines = django_twins(tmp_path, 0.5)
     assert lines
     for line in lines:
-        assert "Django WSGI is ahead at 2.00× Django ASGI's throughput" in line, line
+        assert "ASGI/WSGI = **0.50× [0.50–0.50]**" in line and "**WSGI ahead**" in line, line
         assert "within noise" not in line, line
 
 
-def test_a_conclusion_from_a_db_bound_level_says_so(tmp_path):
-    source = next((d for d in RUN_DIRS if "fastapi" in stacks_in(d)), None)
+def test_a_verdict_from_a_db_bound_level_says_so(tmp_path):
+    source = next((d for d in RUN_DIRS if "fastapi" in {r["stack"] for r in read_rows(d)}), None)
     if source is None:
         pytest.skip("no saved run has fastapi")
 
@@ -252,14 +355,17 @@ def test_a_conclusion_from_a_db_bound_level_says_so(tmp_path):
     run_dir = copy_run(source, tmp_path / source.name, edit_rows)
     text = report.render_markdown(load_run(run_dir))
     prose = text.split("### Where does FastAPI stand?")[1].split("\n## ")[0]
-    lines = [line for line in endpoint_lines(prose) if "peaks at" in line]
+    lines = [line for line in prose.splitlines() if line.startswith("- **") and "FastAPI/" in line]
     assert lines
     for line in lines:
         assert "db-bound" in line and "not the stack" in line, line
 
 
-def test_a_missing_folder_is_one_line_and_exit_2(tmp_path, capsys):
+def test_a_missing_or_old_folder_is_one_line_and_exit_2(tmp_path, capsys):
+    old = copy_run(RUN_DIRS[0], tmp_path / "old", edit_run=lambda info: info.update(schema_version=1))
     assert report.main([str(tmp_path / "nope")]) == 2
     assert report.main([str(tmp_path)]) == 2
+    assert report.main([str(old)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 2 and all(line.startswith("bench report: ") for line in err)
+    assert len(err) == 3 and all(line.startswith("bench report: ") for line in err)
+    assert "schema_version 1" in err[2]

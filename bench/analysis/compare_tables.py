@@ -1,0 +1,150 @@
+"""The figures of `python -m bench compare`, as plain frames: run against run with Welch
+intervals, each run's own stack ratios side by side, and each run's machine-speed probe.
+
+Two runs share no rounds, so nothing pairs across them: a run-vs-run ratio is a ratio
+of geometric means with a Welch interval (stats.welch_ratio), which is wider than the
+paired interval inside a run. That is why the within-run ratios are shown too: "ASGI/WSGI
+in A" against "ASGI/WSGI in B" compares two paired estimates, each with its own interval,
+and says whether each estimate lies inside the other's interval. The speed probe tells
+whether the machine itself was faster in one run: then every run-vs-run ratio mixes the
+machine's change with the stacks'.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from bench.analysis import sentences, stats, verdicts
+from bench.analysis.frames import LEVEL_KEYS, Run, aggregate, ordered
+from bench.analysis.stacks import BASELINE, stack_sort_key
+from bench.schema import Stack
+
+# Within-run ratios shown side by side: (numerator, denominator).
+PAIRS = ((Stack.DJANGO_ASGI.value, Stack.DJANGO_WSGI.value), (Stack.FASTAPI.value, Stack.DJANGO_WSGI.value),
+         (Stack.FASTAPI.value, Stack.DJANGO_ASGI.value))
+
+
+def counted_rps(run: Run) -> dict[tuple, list[float]]:
+    """(stack, endpoint, tool, concurrency) -> the counted throughputs over rounds."""
+    counted = run.rows[run.rows["counted"]]
+    return {(s, e, t, int(c)): list(g["rps"]) for (s, e, t, c), g in counted.groupby(LEVEL_KEYS)}
+
+
+def _reference(key: tuple, first: dict[tuple, list[float]]) -> tuple | None:
+    """The same stack at the same level in the first run, else the first run's baseline
+    (or first stack in table order) there: the manual flow compares one stack per run."""
+    if key in first:
+        return key
+    _, endpoint, tool, concurrency = key
+    there = [k[0] for k in first if k[1:] == (endpoint, tool, concurrency)]
+    if not there:
+        return None
+    stack = BASELINE if BASELINE in there else min(there, key=stack_sort_key)
+    return (stack, endpoint, tool, concurrency)
+
+
+def _verdict_word(verdict: stats.Verdict) -> str:
+    if verdict.kind is stats.Kind.NO_VERDICT:
+        return f"no verdict (n={verdict.n})"
+    return {stats.Kind.AHEAD: "faster", stats.Kind.BEHIND: "slower"}.get(verdict.kind, str(verdict.kind))
+
+
+def run_vs_run(runs: list[Run], labels: list[str]) -> pd.DataFrame:
+    """Every counted (run, stack, endpoint, tool, level), the first run's as references, the
+    others with their ratio to the reference (see _reference) and its Welch interval."""
+    first = counted_rps(runs[0])
+    rows = []
+    for label, run in zip(labels, runs, strict=True):
+        flags = aggregate(run.rows).set_index(LEVEL_KEYS)["flags"]
+        for key, values in counted_rps(run).items():
+            mean = stats.geometric_interval(values)
+            row = {"run": label, "stack": key[0], "endpoint": key[1], "tool": key[2], "concurrency": key[3],
+                   "rounds": len(values), "throughput (RPS, geometric mean) [95 %]": _rps_interval(mean),
+                   "against": "reference", "ratio [95 %]": "1", "verdict": "reference",
+                   "flags": ", ".join(flags.get(key, ())) or "none"}
+            reference = _reference(key, first)
+            if label != labels[0]:
+                if reference is None:
+                    row.update({"against": f"none in {labels[0]}", "ratio [95 %]": "n/a", "verdict": "n/a"})
+                else:
+                    verdict = stats.welch_ratio(values, first[reference])
+                    row.update({"against": f"{labels[0]} · {reference[0]}",
+                                "ratio [95 %]": sentences.fmt_interval(verdict), "verdict": _verdict_word(verdict)})
+            rows.append(row)
+    frame = pd.DataFrame(rows)
+    return ordered(frame, ["endpoint", "tool", "concurrency", "stack"]) if rows else frame
+
+
+def _rps_interval(estimate: stats.Estimate) -> str:
+    if not estimate.has_interval:
+        return f"{sentences.fmt_rps(estimate.estimate)} [no interval]"
+    return (f"{sentences.fmt_rps(estimate.estimate)} [{sentences.fmt_rps(estimate.low)}–"
+            f"{sentences.fmt_rps(estimate.high)}]")
+
+
+def _cell(level: verdicts.LevelVerdict | None) -> str:
+    if level is None:
+        return "not measured"
+    if level.verdict.n == 0:
+        return "no round counted both"
+    return f"{sentences.fmt_interval(level.verdict)}, n={level.verdict.n}"
+
+
+def _inside(estimate: stats.Verdict, interval: stats.Verdict) -> str:
+    if math.isnan(estimate.estimate) or not interval.has_interval:
+        return "n/a"
+    slack = 1e-9  # a point interval (identical rounds) must still contain its own estimate's rounding
+    inside = interval.low * (1 - slack) <= estimate.estimate <= interval.high * (1 + slack)
+    return "yes" if inside else "**no**"
+
+
+def _pair_verdicts(run: Run, a: str, b: str) -> dict:
+    levels = aggregate(run.rows)
+    return {k: v for k, v in verdicts.pair_verdicts(run.rows, levels, a, b).items() if v.measured}
+
+
+def within_run(runs: list[Run], labels: list[str], a: str, b: str) -> pd.DataFrame:
+    """a/b inside each run (paired rounds) at every level any run measured both, side by side;
+    for each later run, whether its estimate lies in the first run's interval and back."""
+    found = [_pair_verdicts(run, a, b) for run in runs]
+    keys = list(dict.fromkeys(k for f in found for k in f))
+    rows = []
+    for endpoint, tool, concurrency in keys:
+        row = {"endpoint": endpoint, "tool": tool, "concurrency": concurrency}
+        cells = [f.get((endpoint, tool, concurrency)) for f in found]
+        for label, level in zip(labels, cells, strict=True):
+            row[label] = _cell(level)
+        for label, level in zip(labels[1:], cells[1:], strict=True):
+            both = level is not None and cells[0] is not None
+            row[f"{label} in {labels[0]}'s interval"] = _inside(level.verdict, cells[0].verdict) if both else "n/a"
+            row[f"{labels[0]} in {label}'s interval"] = _inside(cells[0].verdict, level.verdict) if both else "n/a"
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    return ordered(frame, ["endpoint", "tool", "concurrency"]) if rows else frame
+
+
+def speed_table(runs: list[Run], labels: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """Each run's speed probe (median, min, max, CV) and its Welch ratio to the first run's;
+    plus a loud line for each run whose speed differs from the first run's beyond noise."""
+    first = runs[0].speeds
+    rows, loud = [], []
+    for label, run in zip(labels, runs, strict=True):
+        spread = stats.spread(run.speeds)
+        verdict = stats.welch_ratio(run.speeds, first)
+        ratio = "reference" if label == labels[0] else (
+            f"{sentences.fmt_interval(verdict)}, {_verdict_word(verdict)}")
+        rows.append({"run": label, "rounds probed": spread.n, "median": _num(spread.median),
+                     "min": _num(spread.low), "max": _num(spread.high),
+                     "CV": "n/a" if math.isnan(spread.cv) else f"{spread.cv:.1%}",
+                     f"ratio to {labels[0]} [95 %]": ratio})
+        if label != labels[0] and verdict.kind in (stats.Kind.AHEAD, stats.Kind.BEHIND):
+            loud.append(f"the machine-speed probe of run {label} is {sentences.fmt_interval(verdict)} of run "
+                        f"{labels[0]}'s: the machine ran at a different speed, and every ratio between these runs "
+                        "carries that difference")
+    return pd.DataFrame(rows), loud
+
+
+def _num(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:,.1f}"

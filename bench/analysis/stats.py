@@ -1,0 +1,171 @@
+"""Confidence intervals and verdicts for throughput, and for ratios of throughputs.
+
+Throughputs compare by ratio ("ASGI serves 0.9x what WSGI serves"), and ratios are
+multiplicative, so every interval is computed on log values and transformed back: the
+estimate is a geometric mean (of rates, or of per-round ratios) and the interval is
+asymmetric around it, as a ratio's uncertainty is. The quantiles come from scipy's t
+tests, not from hand-written formulas, so the arithmetic is the library's, tested there.
+
+Two designs, two intervals:
+- within a run, every round measures every stack back to back, so the rounds pair up:
+  a one-sample t-interval on the per-round log ratios (`paired_ratio`);
+- across runs nothing pairs, so a Welch interval on the difference of mean log values,
+  with no equal-variance assumption (`welch_ratio`).
+
+A verdict needs at least MIN_ROUNDS values: with two, a t-interval exists but is so wide
+(t = 12.7 at one degree of freedom) that "within noise" would mean nothing, and with one
+there is no noise estimate at all. This module is pure: numbers in, numbers out.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+from scipy import stats
+
+CONFIDENCE = 0.95
+MIN_ROUNDS = 3
+
+
+class Kind(StrEnum):
+    """What an interval says about a ratio a/b: a ahead (interval above 1), a behind
+    (below 1), within noise (contains 1), or nothing (too few values)."""
+
+    AHEAD = "ahead"
+    BEHIND = "behind"
+    WITHIN_NOISE = "within noise"
+    NO_VERDICT = "no verdict"
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A geometric mean (or a ratio of geometric means) with its CONFIDENCE interval.
+    `low` and `high` are NaN when the values cannot give an interval (n < 2)."""
+
+    estimate: float
+    low: float
+    high: float
+    n: int
+
+    @property
+    def has_interval(self) -> bool:
+        return not (math.isnan(self.low) or math.isnan(self.high))
+
+
+@dataclass(frozen=True)
+class Verdict(Estimate):
+    kind: Kind
+
+    @property
+    def reason(self) -> str:
+        """Why the kind is what it is, in words a reader can check against the interval."""
+        if self.kind is Kind.NO_VERDICT:
+            return f"no verdict: only {self.n} counted round(s), {MIN_ROUNDS} needed"
+        if self.kind is Kind.WITHIN_NOISE:
+            return "within noise: the interval contains 1"
+        side = "above" if self.kind is Kind.AHEAD else "below"
+        return f"the whole interval lies {side} 1"
+
+
+@dataclass(frozen=True)
+class Spread:
+    """A machine-speed figure over rounds: median, extremes and coefficient of variation
+    (sample standard deviation over mean); NaN where the values cannot give one."""
+
+    median: float
+    low: float
+    high: float
+    cv: float
+    n: int
+
+
+NAN_ESTIMATE = Estimate(math.nan, math.nan, math.nan, 0)
+
+
+def positive(values: Sequence[float] | np.ndarray) -> np.ndarray:
+    """The finite, positive values as floats: a rate of 0 or a null has no logarithm."""
+    array = np.asarray(values, dtype=float)
+    return array[np.isfinite(array) & (array > 0)]
+
+
+def _log_interval(logs: np.ndarray) -> tuple[float, float, float]:
+    """Mean of the logs and its t-interval, back-transformed."""
+    centre = float(np.mean(logs))
+    if len(logs) < 2:
+        return math.exp(centre), math.nan, math.nan
+    if np.ptp(logs) == 0:  # identical values: no spread, the interval is the point itself
+        return math.exp(centre), math.exp(centre), math.exp(centre)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # scipy's precision note on near-identical values
+        interval = stats.ttest_1samp(logs, 0.0).confidence_interval(CONFIDENCE)
+    return math.exp(centre), math.exp(float(interval.low)), math.exp(float(interval.high))
+
+
+def geometric_interval(values: Sequence[float] | np.ndarray) -> Estimate:
+    """Geometric mean of positive values (throughputs over rounds) with its t-interval."""
+    logs = np.log(positive(values))
+    if len(logs) == 0:
+        return NAN_ESTIMATE
+    return Estimate(*_log_interval(logs), n=len(logs))
+
+
+def verdict_kind(estimate: Estimate) -> Kind:
+    """The kind of a ratio's estimate: no verdict below MIN_ROUNDS, else where 1 lies."""
+    if estimate.n < MIN_ROUNDS or not estimate.has_interval:
+        return Kind.NO_VERDICT
+    if estimate.low > 1.0:
+        return Kind.AHEAD
+    if estimate.high < 1.0:
+        return Kind.BEHIND
+    return Kind.WITHIN_NOISE
+
+
+def _verdict(estimate: Estimate) -> Verdict:
+    return Verdict(estimate.estimate, estimate.low, estimate.high, estimate.n, verdict_kind(estimate))
+
+
+def paired_ratio(numerator: Sequence[float] | np.ndarray, denominator: Sequence[float] | np.ndarray) -> Verdict:
+    """a/b from rounds that measured both (element i of each is round i): the geometric
+    mean of the per-round ratios with a t-interval on their logs. A round where either
+    value is missing or not positive is dropped from both sides."""
+    a, b = np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
+    if a.shape != b.shape:
+        raise ValueError(f"paired values differ in length: {a.shape} vs {b.shape}")
+    keep = np.isfinite(a) & np.isfinite(b) & (a > 0) & (b > 0)
+    logs = np.log(a[keep]) - np.log(b[keep])
+    if len(logs) == 0:
+        return _verdict(NAN_ESTIMATE)
+    return _verdict(Estimate(*_log_interval(logs), n=len(logs)))
+
+
+def welch_ratio(numerator: Sequence[float] | np.ndarray, denominator: Sequence[float] | np.ndarray) -> Verdict:
+    """a/b from two unpaired samples (two runs): the ratio of geometric means with the
+    Welch interval of the difference of mean logs. `n` is the smaller sample's size."""
+    log_a, log_b = np.log(positive(numerator)), np.log(positive(denominator))
+    n = min(len(log_a), len(log_b))
+    if n == 0:
+        return _verdict(NAN_ESTIMATE)
+    centre = float(np.mean(log_a) - np.mean(log_b))
+    if n < 2:
+        return _verdict(Estimate(math.exp(centre), math.nan, math.nan, n))
+    if np.ptp(log_a) == 0 and np.ptp(log_b) == 0:
+        return _verdict(Estimate(math.exp(centre), math.exp(centre), math.exp(centre), n))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        interval = stats.ttest_ind(log_a, log_b, equal_var=False).confidence_interval(CONFIDENCE)
+    return _verdict(Estimate(math.exp(centre), math.exp(float(interval.low)), math.exp(float(interval.high)), n))
+
+
+def spread(values: Sequence[float] | np.ndarray) -> Spread:
+    """Median, min, max and coefficient of variation of the finite values."""
+    array = np.asarray(values, dtype=float)
+    array = array[np.isfinite(array)]
+    if len(array) == 0:
+        return Spread(math.nan, math.nan, math.nan, math.nan, 0)
+    cv = float(np.std(array, ddof=1) / np.mean(array)) if len(array) > 1 and np.mean(array) else math.nan
+    return Spread(float(np.median(array)), float(array.min()), float(array.max()), cv, len(array))

@@ -1,0 +1,147 @@
+"""bench/analysis/stats.py on hand-chosen values whose answers are checked independently:
+t quantiles from printed tables, Welch's degrees of freedom written out, scipy's gmean."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats as scipy_stats
+
+from bench.analysis import stats
+
+# Two-sided 95 % Student t quantiles, as printed in any t table.
+T_975 = {1: 12.706204736, 2: 4.302652730, 3: 3.182446305, 4: 2.776445105}
+
+
+def test_geometric_interval_of_powers_of_ten_matches_the_t_table():
+    """log10 of 1, 10, 100 is 0, 1, 2: mean 1, sd 1, so the interval is 10**(1 ± t/sqrt(3))."""
+    estimate = stats.geometric_interval([1.0, 10.0, 100.0])
+    half = T_975[2] / math.sqrt(3)
+    assert estimate.n == 3
+    assert estimate.estimate == pytest.approx(10.0)
+    assert estimate.low == pytest.approx(10 ** (1 - half), rel=1e-8)
+    assert estimate.high == pytest.approx(10 ** (1 + half), rel=1e-8)
+
+
+def test_geometric_interval_agrees_with_scipy_gmean_and_skips_what_has_no_log():
+    values = [812.0, 790.5, 845.25, 0.0, float("nan"), -3.0, 801.0]
+    estimate = stats.geometric_interval(values)
+    kept = [812.0, 790.5, 845.25, 801.0]
+    assert estimate.n == 4
+    assert estimate.estimate == pytest.approx(scipy_stats.gmean(kept))
+    assert estimate.low < estimate.estimate < estimate.high
+
+
+def test_one_value_has_an_estimate_and_no_interval():
+    estimate = stats.geometric_interval([42.0])
+    assert (estimate.estimate, estimate.n) == (pytest.approx(42.0), 1)
+    assert not estimate.has_interval
+    assert stats.geometric_interval([]).n == 0
+
+
+def test_paired_ratio_of_constant_ratios_is_exact_and_ahead():
+    verdict = stats.paired_ratio([2.0, 4.0, 8.0], [1.0, 2.0, 4.0])
+    assert (verdict.estimate, verdict.low, verdict.high) == pytest.approx((2.0, 2.0, 2.0))
+    assert verdict.n == 3
+    assert verdict.kind is stats.Kind.AHEAD
+
+
+def test_paired_ratio_interval_containing_one_is_within_noise():
+    a, b = [90.0, 110.0, 100.0], [100.0, 100.0, 100.0]
+    verdict = stats.paired_ratio(a, b)
+    logs = np.log(np.array(a) / np.array(b))
+    half = T_975[2] * logs.std(ddof=1) / math.sqrt(3)
+    assert verdict.estimate == pytest.approx(math.exp(logs.mean()))
+    assert verdict.low == pytest.approx(math.exp(logs.mean() - half), rel=1e-8)
+    assert verdict.high == pytest.approx(math.exp(logs.mean() + half), rel=1e-8)
+    assert verdict.low < 1.0 < verdict.high
+    assert verdict.kind is stats.Kind.WITHIN_NOISE
+    assert "contains 1" in verdict.reason
+
+
+def test_paired_ratio_whose_interval_lies_below_one_is_behind():
+    verdict = stats.paired_ratio([50.0, 52.0, 48.0, 51.0], [100.0, 100.0, 100.0, 100.0])
+    logs = np.log([0.50, 0.52, 0.48, 0.51])
+    half = T_975[3] * logs.std(ddof=1) / 2
+    assert verdict.high == pytest.approx(math.exp(logs.mean() + half), rel=1e-8)
+    assert verdict.high < 1.0
+    assert verdict.kind is stats.Kind.BEHIND
+
+
+def test_identical_stacks_are_within_noise_with_a_point_interval():
+    verdict = stats.paired_ratio([7.0, 9.0, 8.0], [7.0, 9.0, 8.0])
+    assert (verdict.estimate, verdict.low, verdict.high) == (1.0, 1.0, 1.0)
+    assert verdict.kind is stats.Kind.WITHIN_NOISE
+
+
+@pytest.mark.parametrize("n", [0, 1, 2])
+def test_fewer_than_three_rounds_give_no_verdict_and_say_so(n):
+    verdict = stats.paired_ratio([2.0] * n, [1.0] * n)
+    assert verdict.kind is stats.Kind.NO_VERDICT
+    assert verdict.reason == f"no verdict: only {n} counted round(s), 3 needed"
+
+
+def test_two_rounds_still_give_the_wide_interval():
+    verdict = stats.paired_ratio([110.0, 90.0], [100.0, 100.0])
+    logs = np.log([1.1, 0.9])
+    half = T_975[1] * logs.std(ddof=1) / math.sqrt(2)
+    assert verdict.low == pytest.approx(math.exp(logs.mean() - half), rel=1e-8)
+    assert verdict.kind is stats.Kind.NO_VERDICT
+
+
+def test_a_round_missing_either_side_is_dropped_from_both():
+    verdict = stats.paired_ratio([2.0, float("nan"), 4.0, 6.0], [1.0, 1.0, float("nan"), 0.0])
+    assert (verdict.n, verdict.estimate) == (1, 2.0)
+    with pytest.raises(ValueError):
+        stats.paired_ratio([1.0, 2.0], [1.0])
+
+
+def welch_by_hand(a: list[float], b: list[float]) -> tuple[float, float, float]:
+    """Welch-Satterthwaite written out: ratio of geometric means and its 95 % interval."""
+    la, lb = np.log(a), np.log(b)
+    va, vb = la.var(ddof=1) / len(la), lb.var(ddof=1) / len(lb)
+    df = (va + vb) ** 2 / (va**2 / (len(la) - 1) + vb**2 / (len(lb) - 1))
+    diff = la.mean() - lb.mean()
+    half = scipy_stats.t.ppf(0.975, df) * math.sqrt(va + vb)
+    return math.exp(diff), math.exp(diff - half), math.exp(diff + half)
+
+
+def test_welch_ratio_matches_the_formula_written_out():
+    a, b = [1210.0, 1185.0, 1250.0, 1199.0], [1000.0, 1040.0, 980.0, 1015.0, 1002.0]
+    verdict = stats.welch_ratio(a, b)
+    estimate, low, high = welch_by_hand(a, b)
+    assert verdict.estimate == pytest.approx(estimate)
+    assert verdict.low == pytest.approx(low, rel=1e-9)
+    assert verdict.high == pytest.approx(high, rel=1e-9)
+    assert verdict.n == 4
+    assert verdict.kind is stats.Kind.AHEAD
+
+
+def test_welch_ratio_of_a_run_with_itself_is_one_within_noise():
+    runs = [500.0, 520.0, 480.0, 505.0]
+    verdict = stats.welch_ratio(runs, runs)
+    assert verdict.estimate == pytest.approx(1.0)
+    assert verdict.low < 1.0 < verdict.high
+    assert verdict.kind is stats.Kind.WITHIN_NOISE
+
+
+def test_welch_ratio_of_a_halved_run_is_exactly_half():
+    runs = [500.0, 520.0, 480.0, 505.0]
+    verdict = stats.welch_ratio([r / 2 for r in runs], runs)
+    assert verdict.estimate == pytest.approx(0.5)
+    assert verdict.kind is stats.Kind.BEHIND
+
+
+def test_welch_ratio_needs_three_values_on_each_side():
+    verdict = stats.welch_ratio([2.0, 2.1], [1.0, 1.1, 0.9, 1.0])
+    assert verdict.n == 2
+    assert verdict.kind is stats.Kind.NO_VERDICT
+    assert stats.welch_ratio([2.0], [1.0]).has_interval is False
+
+
+def test_spread_gives_median_extremes_and_coefficient_of_variation():
+    spread = stats.spread([1.0, 2.0, 3.0, 4.0, float("nan")])
+    assert (spread.median, spread.low, spread.high, spread.n) == (2.5, 1.0, 4.0, 4)
+    assert spread.cv == pytest.approx(math.sqrt(5 / 3) / 2.5)
+    assert math.isnan(stats.spread([3.0]).cv)
+    assert stats.spread([]).n == 0
