@@ -26,6 +26,7 @@ class Profile:
     purpose: str
     budget: str = field(default="")  # what it takes on the 2-CPU machine, as measured
     endpoint_repeats: dict[str, int] = field(default_factory=dict)  # more (or fewer) rounds for some endpoints
+    ab_endpoints: tuple[str, ...] = ()  # where the ab cross-check runs (empty: every endpoint)
 
     def levels_for(self, endpoint: Endpoint) -> tuple[int, ...]:
         return self.levels.get(str(endpoint), self.levels[ANY_ENDPOINT])
@@ -46,7 +47,8 @@ class Profile:
 
     @classmethod
     def from_record(cls, data: dict) -> Profile:
-        return cls(**{**data, "levels": {k: tuple(v) for k, v in data["levels"].items()}})
+        return cls(**{**data, "levels": {k: tuple(v) for k, v in data["levels"].items()},
+                      "ab_endpoints": tuple(data.get("ab_endpoints", ()))})
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,10 @@ class ToolPlan:
 
     def levels(self, tool: Tool, endpoint: Endpoint) -> tuple[int, ...]:
         levels = self.profile.levels_for(endpoint)
-        return (min(levels),) if tool == Tool.AB and self.ab_is_cross_check() else levels
+        if tool != Tool.AB or not self.ab_is_cross_check():
+            return levels
+        wanted = self.profile.ab_endpoints
+        return (min(levels),) if not wanted or str(endpoint) in wanted else ()
 
     def repeats(self, tool: Tool, endpoint: Endpoint) -> int:
         if tool == Tool.AB and self.ab_is_cross_check():
@@ -71,10 +76,10 @@ class ToolPlan:
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (
     Profile("smoke", {ANY_ENDPOINT: (2,)}, 1, 3, 1, 1, "tests: seconds per stack"),
-    Profile("quick", {"ping": (16,), ANY_ENDPOINT: (4,)}, 4, 12, 4, 1,
-            "make bench: every stack and endpoint at one saturating level in interleaved wrk rounds (8 on "
-            "/ping/, 10 on POST /sync/io/, the headline comparisons; 4 on the others), ab one round as a "
-            "cross-check", "about 11 min", {"ping": 8, "sync-io": 10}),
+    Profile("quick", {"ping": (16,), "sync": (2,), "async": (2,), ANY_ENDPOINT: (4,)}, 2, 12, 4, 1,
+            "make bench: every stack and endpoint at one saturating level in interleaved wrk rounds (12 on "
+            "/ping/ and on POST /sync/io/, the headline comparisons; 4 on the others), ab one round on "
+            "those two as a cross-check", "about 10-12 min", {"ping": 12, "sync-io": 12}, ("ping", "sync-io")),
     Profile("standard", {ANY_ENDPOINT: (4, 16, 64)}, 10, 60, 5, 3,
             "a considered comparison: three levels, 5 rounds, ab cross-check in 3 rounds", "about 1.5 h"),
     Profile("full", {ANY_ENDPOINT: (1, 4, 16, 64, 256)}, 15, 120, 5, 3,

@@ -39,7 +39,7 @@ def test_rounds_go_repeat_first():
 
 def test_the_headline_endpoints_get_more_rounds_in_the_quick_profile():
     per_endpoint = Counter(r.endpoint for r in rounds(tools=(Tool.WRK,)))
-    assert per_endpoint == {Endpoint.PING: 8, Endpoint.SYNC_IO: 10}
+    assert per_endpoint == {Endpoint.PING: 12, Endpoint.SYNC_IO: 12}
     plan = ToolPlan(PROFILES["quick"], (Tool.WRK,))
     assert plan.repeats(Tool.WRK, Endpoint.SYNC) == 4
     assert ToolPlan(PROFILES["quick"].with_repeats(3), (Tool.WRK,)).repeats(Tool.WRK, Endpoint.PING) == 3
@@ -50,6 +50,8 @@ def test_quick_profile_levels_and_ab_as_a_one_round_cross_check():
     assert {(r.endpoint, r.concurrency) for r in quick} == {(Endpoint.PING, 16), (Endpoint.SYNC_IO, 4)}
     ab = [r for r in rounds() if r.tool == Tool.AB]
     assert len(ab) == len(ENDPOINTS) and {r.repeat for r in ab} == {1}
+    plan = ToolPlan(PROFILES["quick"], (Tool.WRK, Tool.AB))
+    assert plan.levels(Tool.AB, Endpoint.SYNC) == () and plan.levels(Tool.WRK, Endpoint.SYNC) == (2,)
 
 
 def test_ab_alone_is_measured_like_wrk():
