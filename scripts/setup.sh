@@ -5,7 +5,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PACKAGES=(mariadb-server default-libmysqlclient-dev pkg-config wrk apache2-utils python3-venv)
+PACKAGES=(mariadb-server default-libmysqlclient-dev pkg-config wrk apache2-utils python3-venv chromium)
 VENV="$ROOT/.venv"
 LOCK="$ROOT/requirements.lock"
 

@@ -25,7 +25,7 @@ from matplotlib.colors import to_hex
 
 from bench.analysis import compare_tables, markdown
 from bench.analysis.frames import UNKNOWN, Run, RunError, aggregate, load_run
-from bench.analysis.plots import METRICS, chart_name, draw_metric, endpoint_series
+from bench.analysis.plots import METRICS, Series, chart_name, draw_measure, endpoint_series
 from bench.analysis.stacks import endpoint_sort_key, endpoint_title, stack_label
 
 # Metadata that makes runs incomparable when it differs (dotted keys flatten nested dicts).
@@ -171,25 +171,22 @@ WITHIN_INTRO = ("Each run's own paired ratio (rounds that measured both stacks),
 
 
 def draw_overlays(runs: list[Run], labels: list[str], out: Path) -> list[Path]:
-    """Throughput and p99 vs concurrency per endpoint, one line per run x stack x tool."""
+    """Throughput and p99, a panel per endpoint, one series per run x stack x tool."""
     colours: dict[tuple[str, str], str] = {}
     levels = [aggregate(run.rows) for run in runs]
     endpoints = sorted(set().union(*(set(run.rows["endpoint"]) for run in runs)), key=endpoint_sort_key)
     footer = "; ".join(f"{label} = {run.run_id}" for label, run in zip(labels, runs, strict=True))
-    paths = []
-    for endpoint in endpoints:
-        series = []
-        for label, run, run_levels in zip(labels, runs, levels, strict=True):
-            def colour_of(stack: str, label: str = label) -> str:
-                return colours.setdefault((label, stack), COLOURS[len(colours) % len(COLOURS)])
+    panels: dict[str, list[Series]] = {endpoint: [] for endpoint in endpoints}
+    for label, run, run_levels in zip(labels, runs, levels, strict=True):
+        def colour_of(stack: str, label: str = label) -> str:
+            return colours.setdefault((label, stack), COLOURS[len(colours) % len(COLOURS)])
 
-            series += endpoint_series(run.rows, run_levels, endpoint, prefix=f"{label} · ",
-                                      colour_of=colour_of)
-        for metric in OVERLAY_METRICS:
-            title = f"{metric.title} vs concurrency — {endpoint_title(endpoint)}, runs {', '.join(labels)}"
-            path = out / "charts" / chart_name(endpoint, metric)
-            paths.append(draw_metric(series, metric, title, footer, path))
-    return paths
+        for endpoint in endpoints:
+            panels[endpoint] += endpoint_series(run.rows, run_levels, endpoint, prefix=f"{label} · ",
+                                                colour_of=colour_of)
+    return [draw_measure(panels, metric, f"{metric.title} per endpoint, runs {', '.join(labels)} ({metric.centre} "
+                         f"of counted rounds; bar: {metric.band})", footer, out / "charts" / chart_name(metric))
+            for metric in OVERLAY_METRICS]
 
 
 def default_out(first_run: Path) -> Path:

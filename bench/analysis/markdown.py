@@ -12,22 +12,40 @@ import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-_INLINE = re.compile(r"`([^`]+)`|!\[([^\]]*)\]\(([^)]+)\)|\[([^\]]+)\]\(([^)]+)\)|\*\*(.+?)\*\*")
+_INLINE = re.compile(r"`([^`]+)`|!\[([^\]]*)\]\(([^)]+)\)|\[([^\]]+)\]\(([^)]+)\)|\*\*(.+?)\*\*"
+                     r"|(?<![\w*])\*([^*\s][^*]*?)\*(?![\w*])")
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")
 _IMAGE_LINE = re.compile(r"^!\[([^\]]*)\]\(([^)]+)\)$")
 
+# Sized for a 1366x768 laptop screen: a compact first screen (title, warnings, the answers
+# box), wide tables that wrap rather than scroll sideways, charts no wider than the page.
 STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 1280px; margin: 2em auto; padding: 0 1em;
-       line-height: 1.45; color: #222; }
-table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }
+body { font-family: system-ui, sans-serif; font-size: 15px; max-width: 1280px; margin: 0.5em auto;
+       padding: 0 1em; line-height: 1.4; color: #222; }
+h1 { font-size: 1.4em; margin: 0.3em 0 0.4em; }
+h2 { font-size: 1.25em; margin: 1.4em 0 0.5em; border-bottom: 1px solid #ddd; }
+h2#answers { margin-top: 0.6em; }
+h3 { font-size: 1.05em; }
+#answers + ul { list-style: none; margin: 0.4em 0; padding: 0.3em 0.9em; background: #f3f7fd;
+                border: 1px solid #b9cbe6; }
+#answers + ul li { margin: 0.3em 0; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; max-width: 100%; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; vertical-align: top;
+         overflow-wrap: anywhere; }
 th { background: #f3f3f3; }
-blockquote { border-left: 5px solid #c00; background: #fff3f3; margin: 1em 0; padding: 0.5em 1em; }
-code { background: #f3f3f3; padding: 0 0.2em; }
+blockquote { border-left: 5px solid #c00; background: #fff3f3; margin: 0.4em 0; padding: 0.2em 0.8em;
+             font-size: 0.92em; }
+blockquote p { margin: 0.2em 0; }
+code { background: #f3f3f3; padding: 0 0.2em; overflow-wrap: anywhere; }
 figure { margin: 1em 0; }
-figure img { max-width: 100%; border: 1px solid #ddd; }
+figure img { max-width: 100%; height: auto; border: 1px solid #ddd; }
 figcaption { font-size: 0.85em; color: #555; }
 """
+
+
+def heading_id(text: str) -> str:
+    """`Noise and validity` -> `noise-and-validity`: a section's anchor (and the answers box's hook)."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
 def escape_cell(value: object) -> str:
@@ -102,7 +120,8 @@ def _render_block(block: list[str], image_uri: Callable[[str], str]) -> str:
     if kind == "heading":
         marks, _, text = block[0].strip().partition(" ")
         level = min(len(marks), 6)
-        return f"<h{level}>{_inline(text, image_uri)}</h{level}>"
+        anchor = f' id="{heading_id(text)}"' if level == 2 else ""  # h3 titles repeat across sections
+        return f"<h{level}{anchor}>{_inline(text, image_uri)}</h{level}>"
     if kind == "image":
         alt, target = _IMAGE_LINE.match(block[0].strip()).groups()
         return (f'<figure><img src="{html.escape(image_uri(target))}" alt="{html.escape(alt)}">'
@@ -133,15 +152,17 @@ def _inline(text: str, image_uri: Callable[[str], str]) -> str:
     out, position = [], 0
     for match in _INLINE.finditer(text):
         out.append(html.escape(text[position:match.start()]))
-        code, alt, src, label, href, bold = match.groups()
+        code, alt, src, label, href, bold, emphasis = match.groups()
         if code is not None:
             out.append(f"<code>{html.escape(code)}</code>")
         elif src is not None:
             out.append(f'<img src="{html.escape(image_uri(src))}" alt="{html.escape(alt)}">')
         elif href is not None:
             out.append(f'<a href="{html.escape(href)}">{html.escape(label)}</a>')
-        else:
+        elif bold is not None:
             out.append(f"<strong>{_inline(bold, image_uri)}</strong>")
+        else:
+            out.append(f"<em>{_inline(emphasis, image_uri)}</em>")
         position = match.end()
     out.append(html.escape(text[position:]))
     return "".join(out)

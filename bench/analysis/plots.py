@@ -1,20 +1,23 @@
-"""Charts of one run (and, through `draw_metric`, of several): PNGs of a fixed size drawn
-without a display.
+"""Charts of one run (and, through `draw_measure`, of several): a handful of PNGs of a fixed
+size, drawn without a display.
 
-One function, `draw_metric`, draws any metric against concurrency for any set of
-series, so every chart reads the same way: one colour per stack, wrk solid and ab
-dashed. Throughput, the figure the verdicts rest on, is drawn as the geometric mean over
-counted rounds with its 95 % interval as the band; the other metrics as the median with
-the min-max of counted rounds as the band (a description of spread, not an interval).
-Rows that cannot be taken at face value are marked, never dropped: a level flagged
-client-bound or db-bound measures the set-up rather than the stack, and a row counted
-nowhere (too short, not steady, noisy...) is marked where it would have been, so a reader
-sees both on the chart itself, not only in the report. The summary chart is the ratio
-chart of `ratio_chart.py`.
+The ratio chart (ratio_chart.py) gives the answer at a glance; then one figure per measure,
+small multiples with one panel per endpoint, so a measure reads across every endpoint on
+one screen and a run's charts stay a few files. Every figure reads the same way: one
+colour per stack (stacks.py), wrk solid and ab dashed, x = concurrency. Endpoints differ
+by orders of magnitude, so each panel has its own y axis, from 0.
+
+A point is a level. Throughput, the figure the verdicts rest on, is the geometric mean
+over counted rounds with its 95 % interval as the bar; the other measures are the median
+with the min-max of counted rounds as the bar (a description of spread, not an interval).
+The series of a panel stand side by side around each level so their bars do not hide
+each other; with several levels a series' points are joined by a line. Rows that cannot
+be taken at face value are marked (marks.py), never dropped.
 """
 
 from __future__ import annotations
 
+import math
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,18 +28,20 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import LogFormatter
 
+from bench.analysis import marks
 from bench.analysis.frames import SERIES_KEYS, Run, aggregate
 from bench.analysis.ratio_chart import draw_ratios, ratio_points
 from bench.analysis.stacks import endpoint_sort_key, endpoint_title, stack_label, stack_style
-from bench.schema import EXCLUDING_FLAGS, Flag
+from bench.schema import Flag
 
 CHART_SIZE_PX = (1200, 700)
 DPI = 100
 SUMMARY_CHART = "summary-ratios.png"
 TOOL_LINESTYLES = {"wrk": "-", "ab": "--"}
-LEGEND_LEFT = 0.75  # figure fraction where the legends start; the axes end before it
+TOOL_MARKERS = {"wrk": "o", "ab": "D"}
+PANEL_COLUMNS = 3
+DODGE_SPAN = 0.6  # share of the gap between two levels that the series of one level spread over
 
 
 @dataclass(frozen=True)
@@ -46,62 +51,43 @@ class Metric:
     title: str
     ylabel: str
     factor: float = 1.0  # from the stored unit to the plotted one
-    log: bool = False
     threshold: tuple[float, str] | None = None  # a horizontal line and its legend label
-    stats: tuple[str, str, str] = ("median", "min", "max")  # aggregate suffixes: line, band low, band high
+    stats: tuple[str, str, str] = ("median", "min", "max")  # aggregate suffixes: point, bar low, bar high
+
+    @property
+    def band_short(self) -> str:
+        return "95 % interval" if self.stats[1] == "low" else "min-max"
 
     @property
     def band(self) -> str:
-        return "95 % interval" if self.stats[1] == "low" else "min-max"
+        return "95 % interval" if self.stats[1] == "low" else "min-max of counted rounds"
+
+    @property
+    def centre(self) -> str:
+        return "geometric mean" if self.stats[0] == "gmean" else "median"
 
 
+# In the report's order: server CPU per request leads the efficiency story, as the measure a
+# noisy machine moves least (time the server spent, not how much of the machine it got).
 METRICS = (
-    Metric("throughput", "rps", "Throughput", "throughput (requests/s)", stats=("gmean", "low", "high")),
-    Metric("latency-p50", "latency_ms_p50", "Latency p50", "p50 latency (ms, log scale)", log=True),
-    Metric("latency-p99", "latency_ms_p99", "Latency p99", "p99 latency (ms, log scale)", log=True),
-    Metric("error-rate", "error_rate", "Error rate", "failed requests (% of requests)", factor=100),
     Metric("server-cpu-ms", "server_cpu_ms_per_req", "Server CPU per request", "server CPU (ms per request)"),
-    Metric("db-cpu-ms", "db_cpu_ms_per_req", "MariaDB CPU per request", "MariaDB CPU (ms per request)"),
-    Metric("server-memory", "server_peak_memory_bytes", "Server peak memory", "server peak memory (MiB)",
+    Metric("throughput", "rps", "Throughput", "throughput (requests/s)", stats=("gmean", "low", "high")),
+    Metric("latency-p99", "latency_ms_p99", "Latency p99", "p99 latency (ms)"),
+    Metric("server-memory", "server_peak_memory_bytes", "Server peak memory", "peak memory (MiB)",
            factor=1 / 2**20),
+    Metric("error-rate", "error_rate", "Error rate", "failed requests (%)", factor=100),
     Metric("client-cpu", "client_cpu_share", "Client CPU share", "client CPU (% of its CPUs)", factor=100,
            threshold=(80.0, "80 %: above it the level is client-bound")),
 )
 
 
 @dataclass(frozen=True)
-class Mark:
-    marker: str
-    size: float
-    label: str
-
-
-# Concentric sizes, so several flags on one point stay visible.
-MARKS: dict[str, Mark] = {
-    Flag.FAILED: Mark("X", 120, "failed level (no figure, drawn on the x axis)"),
-    Flag.INVALID: Mark("D", 90, "invalid row (the tool's own figure, not counted)"),
-    Flag.CLIENT_BOUND: Mark("^", 170, "client-bound: measures the client"),
-    Flag.DB_BOUND: Mark("s", 220, "db-bound: measures MariaDB"),
-    Flag.ERRORS: Mark("*", 280, "some requests failed"),
-    Flag.DB_OPEN_TRANSACTIONS: Mark("P", 330, "transactions left open"),
-    Flag.DB_HISTORY_GROWTH: Mark("h", 380, "InnoDB history grew"),
-    Flag.TOO_SHORT: Mark("v", 150, "too short (not counted)"),
-    Flag.NOT_STEADY: Mark("<", 200, "not steady by Little's law (not counted)"),
-    Flag.NOT_DRAINED: Mark(">", 250, "server not drained (not counted)"),
-    Flag.NOISY: Mark("p", 300, "noisy machine (not counted)"),
-}
-# Flags a counted level can carry; rows counted nowhere are marked row by row instead.
-LEVEL_FLAGS = [f for f in MARKS if f not in EXCLUDING_FLAGS]
-ROW_FLAGS = [f for f in MARKS if f in EXCLUDING_FLAGS and f != Flag.FAILED]
-
-
-@dataclass(frozen=True)
 class Series:
-    """One line: the levels (aggregate rows) and every raw row of one stack x tool."""
+    """One stack x tool on one endpoint: its levels (aggregate rows) and every raw row."""
 
     label: str
     colour: str
-    linestyle: str
+    tool: str
     levels: pd.DataFrame
     rows: pd.DataFrame
 
@@ -119,129 +105,139 @@ def endpoint_series(rows: pd.DataFrame, levels: pd.DataFrame, endpoint: str, pre
     for (stack, _, tool), series_rows in on_endpoint.groupby(SERIES_KEYS, sort=False):
         series_levels = levels[(levels["stack"] == stack) & (levels["endpoint"] == endpoint)
                                & (levels["tool"] == tool)]
-        series.append(Series(f"{prefix}{stack_label(stack)} · {tool}", colour_of(stack),
-                             TOOL_LINESTYLES.get(tool, ":"), series_levels, series_rows))
+        series.append(Series(f"{prefix}{stack_label(stack)} · {tool}", colour_of(stack), tool, series_levels,
+                             series_rows))
     return series
 
 
-def draw_metric(series: list[Series], metric: Metric, title: str, footer: str, path: Path) -> Path:
-    """Metric vs concurrency, one line per series, bands over counted rounds, marks for flags."""
-    fig, ax = _figure(title, footer)
-    seen_marks: set[str] = set()
-    has_data = False
-    for s in series:
-        x = s.levels["concurrency"].astype(float).to_numpy()
+def draw_measure(panels: dict[str, list[Series]], metric: Metric, title: str, footer: str, path: Path) -> Path:
+    return _save(measure_figure(panels, metric, title, footer), path)
+
+
+def measure_figure(panels: dict[str, list[Series]], metric: Metric, title: str, footer: str) -> Figure:
+    """One figure: a panel per endpoint (in `panels`' order), the legends in the next cell."""
+    fig = _figure(title, footer)
+    cells = len(panels) + 1
+    columns = min(PANEL_COLUMNS, cells)
+    grid = fig.add_gridspec(math.ceil(cells / columns), columns, left=0.06, right=0.985, top=0.89, bottom=0.1,
+                            hspace=0.42, wspace=0.25)
+    drawn: set[str] = set()
+    for index, (endpoint, series) in enumerate(panels.items()):
+        drawn |= _panel(fig.add_subplot(grid[divmod(index, columns)]), series, metric, endpoint_title(endpoint))
+    legend = fig.add_subplot(grid[divmod(cells - 1, columns)])
+    _legends(legend, [s for series in panels.values() for s in series], metric, drawn)
+    if not panels:
+        legend.text(0.5, 0.5, "no endpoint measured in this run", ha="center", va="center", fontsize=14,
+                    color="grey", transform=legend.transAxes)
+    return fig
+
+
+def _panel(ax: Axes, series: list[Series], metric: Metric, title: str) -> set[str]:
+    """One endpoint's series side by side at each level; returns the flags it marked."""
+    levels = sorted({int(c) for s in series for c in s.rows["concurrency"].dropna()})
+    slot = {c: i for i, c in enumerate(levels)}
+    width = DODGE_SPAN / max(len(series), 1)
+    drawn: set[str] = set()
+    peak = -np.inf  # the highest point or bar drawn; -inf: nothing counted
+    for k, s in enumerate(series):
+        offset = (k - (len(series) - 1) / 2) * width
+
+        def at(concurrency: pd.Series, offset: float = offset) -> np.ndarray:
+            return np.array([slot[int(c)] + offset for c in concurrency], dtype=float)
+
+        x = at(s.levels["concurrency"])
         centre, low, high = (s.levels[f"{metric.column}_{stat}"].to_numpy(dtype=float) * metric.factor
                              for stat in metric.stats)
-        has_data |= bool(np.isfinite(centre).any())
-        ax.plot(x, centre, color=s.colour, linestyle=s.linestyle, marker="o", markersize=4, label=s.label)
-        ax.fill_between(x, low, high, color=s.colour, alpha=0.15, linewidth=0)
-        for flag in LEVEL_FLAGS:
-            hit = s.levels["flags"].apply(lambda flags, f=flag: f in flags).to_numpy(dtype=bool)
-            seen_marks |= _mark(ax, flag, x[hit], centre[hit], s.colour)
-        for flag in ROW_FLAGS:
-            hit = s.rows[s.rows["excluded_by"].apply(lambda reasons, f=flag: f in reasons)]
-            seen_marks |= _mark(ax, flag, hit["concurrency"].astype(float).to_numpy(),
-                                hit[metric.column].to_numpy(dtype=float) * metric.factor, s.colour)
-        failed = s.rows[s.rows["status"] == "failed"]
-        seen_marks |= _mark(ax, Flag.FAILED, failed["concurrency"].astype(float).to_numpy(),
-                            np.full(len(failed), np.nan), s.colour)
-    if not has_data:
-        ax.text(0.5, 0.5, "not measured in this run", transform=ax.transAxes, ha="center", va="center",
-                fontsize=14, color="grey")
-    extra = []
+        drawn_values = np.concatenate([centre, high])
+        peak = max(peak, float(np.nanmax(drawn_values, initial=-np.inf)))
+        _points(ax, s, x, centre, low, high, joined=len(levels) > 1)
+        drawn |= _mark_flags(ax, s, metric, x, centre, at(s.rows["concurrency"]))
+    _panel_axes(ax, title, levels, metric, peak)
+    return drawn
+
+
+def _mark_flags(ax: Axes, s: Series, metric: Metric, x: np.ndarray, centre: np.ndarray,
+                row_x: np.ndarray) -> set[str]:
+    """The flags of counted levels on their points, rows counted nowhere at their own value,
+    failed rows on the x axis; returns the flags marked."""
+    drawn: set[str] = set()
+    level_flags = list(s.levels["flags"])
+    for flag in marks.LEVEL_FLAGS:
+        hit = np.array([flag in flags for flags in level_flags], dtype=bool)
+        drawn |= marks.mark(ax, flag, x[hit], centre[hit], s.colour)
+    reasons = list(s.rows["excluded_by"])
+    values = s.rows[metric.column].to_numpy(dtype=float) * metric.factor
+    for flag in marks.ROW_FLAGS:
+        hit = np.array([flag in why for why in reasons], dtype=bool)
+        drawn |= marks.mark(ax, flag, row_x[hit], values[hit], s.colour)
+    failed = (s.rows["status"] == "failed").to_numpy(dtype=bool)
+    return drawn | marks.mark(ax, Flag.FAILED, row_x[failed], np.full(int(failed.sum()), np.nan), s.colour)
+
+
+def _points(ax: Axes, s: Series, x: np.ndarray, centre: np.ndarray, low: np.ndarray, high: np.ndarray,
+            joined: bool) -> None:
+    """The series' points with their bars (none where a level has no interval), joined when it has levels."""
+    known = np.isfinite(centre)
+    if not known.any():
+        return
+    below = np.where(np.isfinite(low), centre - low, 0.0)[known]
+    above = np.where(np.isfinite(high), high - centre, 0.0)[known]
+    linestyle = TOOL_LINESTYLES.get(s.tool, ":")
+    bars = ax.errorbar(x[known], centre[known], yerr=[below, above], color=s.colour,
+                       linestyle=linestyle if joined else "none", marker=TOOL_MARKERS.get(s.tool, "o"),
+                       markersize=5, elinewidth=1.6, capsize=3, zorder=4)
+    for line in bars[2]:
+        line.set_linestyle(linestyle)
+
+
+def _panel_axes(ax: Axes, title: str, levels: list[int], metric: Metric, peak: float) -> None:
+    ax.set_title(title, fontsize=10)
+    ax.set_xticks(range(len(levels)), [str(c) for c in levels])
+    ax.set_xlim(-0.5, max(len(levels), 1) - 0.5)
+    ax.set_xlabel("concurrency (open connections)", fontsize=8)
+    ax.set_ylabel(metric.ylabel, fontsize=8)
+    ax.tick_params(labelsize=8)
     if metric.threshold:
-        value, label = metric.threshold
-        ax.axhline(value, color="black", linewidth=1, linestyle=":")
-        extra.append(Line2D([], [], color="black", linewidth=1, linestyle=":", label=label))
-    _axes(ax, series, metric, has_data)
-    _legends(fig, ax, extra, seen_marks, metric)
-    return _save(fig, path)
+        ax.axhline(metric.threshold[0], color="black", linewidth=1, linestyle=":")
+    ax.set_ylim(bottom=0)
+    ax.grid(True, axis="y", alpha=0.3)
+    note = "no counted rows" if peak == -np.inf else "0 in every counted round" if peak == 0 else ""
+    if peak == 0:
+        ax.set_ylim(0, 1)  # a zero drawn on a scale of its own would look like a value
+    if note:
+        ax.text(0.5, 0.5, note, transform=ax.transAxes, ha="center", va="center", fontsize=11, color="grey")
 
 
-def _mark(ax: Axes, flag: str, x: np.ndarray, y: np.ndarray, colour: str) -> set[str]:
-    """Draw a flag's marker at (x, y); points without a y go on the x axis. Returns {flag} if drawn."""
-    if len(x) == 0:
-        return set()
-    mark = MARKS[flag]
-    filled = flag == Flag.FAILED
-    style = {"marker": mark.marker, "s": mark.size, "linewidths": 1.5, "zorder": 5, "clip_on": False,
-             "facecolors": colour if filled else "none", "edgecolors": colour}
-    known = np.isfinite(y)
-    if known.any():
-        ax.scatter(x[known], y[known], **style)
-    if (~known).any():
-        ax.scatter(x[~known], np.full((~known).sum(), 0.0), transform=ax.get_xaxis_transform(), **style)
-    return {flag}
-
-
-def _axes(ax: Axes, series: list[Series], metric: Metric, has_data: bool) -> None:
-    levels = sorted({int(c) for s in series for c in s.rows["concurrency"].dropna()})
-    if len(levels) > 1 and levels[0] > 0 and levels[-1] / levels[0] >= 4:
-        ax.set_xscale("log", base=2)
-        ax.set_xlabel("concurrency (open connections, log scale)")
-    else:
-        ax.set_xlabel("concurrency (open connections)")
-    if levels:
-        ax.set_xticks(levels, [str(c) for c in levels])
-        ax.minorticks_off()
-    if metric.log and has_data:
-        values = np.concatenate([s.levels[f"{metric.column}_{metric.stats[1]}"].to_numpy(dtype=float)
-                                 for s in series])
-        # ab reports whole milliseconds: a 0 ms p50 must stay on the chart, so go linear below 1 ms.
-        if (values[np.isfinite(values)] <= 0).any():
-            ax.set_yscale("symlog", linthresh=1.0)
-            ax.set_ylim(bottom=0)
-            ax.set_ylabel(metric.ylabel.replace("log scale", "log scale above 1 ms"))
-        else:
-            ax.set_yscale("log")
-            ax.set_ylabel(metric.ylabel)
-        _plain_log_labels(ax.yaxis)
-    else:
-        ax.set_ylabel(metric.ylabel)
-        ax.set_ylim(bottom=0)
-    ax.grid(True, which="major", alpha=0.3)
-
-
-class _PlainLogFormatter(LogFormatter):
-    """Log-axis labels as plain numbers (1,000 rather than 10^3), where LogFormatter puts one."""
-
-    def __call__(self, x: float, pos: int | None = None) -> str:
-        return f"{x:,.10g}" if super().__call__(x, pos) else ""
-
-
-def _plain_log_labels(axis) -> None:
-    axis.set_major_formatter(_PlainLogFormatter())
-    axis.set_minor_formatter(_PlainLogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
-
-
-def _figure(title: str, footer: str) -> tuple[Figure, Axes]:
-    width, height = CHART_SIZE_PX
-    fig = Figure(figsize=(width / DPI, height / DPI), dpi=DPI)
-    ax = fig.add_axes((0.08, 0.13, LEGEND_LEFT - 0.11, 0.78))
-    ax.set_title(title, fontsize=13)
-    fig.text(0.01, 0.01, footer, fontsize=8, color="dimgrey")
-    return fig, ax
-
-
-def _legends(fig: Figure, ax: Axes, extra: list[Line2D], marks: set[str], metric: Metric) -> None:
-    handles, _ = ax.get_legend_handles_labels()
-    for handle in handles + extra:
-        handle.set_label(_wrap(handle.get_label()))
-    line = "geometric mean" if metric.stats[0] == "gmean" else "median"
-    fig.legend(handles=handles + extra, loc="upper left", bbox_to_anchor=(LEGEND_LEFT, 0.91), fontsize=9,
-               title=f"line: {line} of counted rounds\nband: {metric.band}", title_fontsize=9, frameon=False)
-    if marks:
-        mark_handles = [Line2D([], [], linestyle="none", marker=MARKS[f].marker, markersize=9,
-                               markerfacecolor="black" if f == Flag.FAILED else "none",
-                               markeredgecolor="black", label=_wrap(MARKS[f].label))
-                        for f in MARKS if f in marks]
-        fig.legend(handles=mark_handles, loc="lower left", bbox_to_anchor=(LEGEND_LEFT, 0.13), fontsize=9,
-                   title="marked points", title_fontsize=9, frameon=False)
+def _legends(ax: Axes, series: list[Series], metric: Metric, drawn: set[str]) -> None:
+    """Series (one entry per label, every panel shares them), the threshold and the marks drawn."""
+    ax.axis("off")
+    unique: dict[str, Series] = {}
+    for s in series:
+        unique.setdefault(s.label, s)
+    handles = [Line2D([], [], color=s.colour, linestyle=TOOL_LINESTYLES.get(s.tool, ":"),
+                      marker=TOOL_MARKERS.get(s.tool, "o"), markersize=5, label=_wrap(label))
+               for label, s in unique.items()]
+    if metric.threshold:
+        handles.append(Line2D([], [], color="black", linewidth=1, linestyle=":", label=_wrap(metric.threshold[1])))
+    first = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(-0.05, 1.05), fontsize=8, frameon=False,
+                      title=f"over counted rounds:\npoint: {metric.centre}\nbar: {metric.band_short}", title_fontsize=8,
+                      alignment="left")
+    if drawn:
+        ax.add_artist(first)
+        ax.legend(handles=marks.legend_handles(drawn, _wrap), loc="upper left", bbox_to_anchor=(0.5, 1.05),
+                  fontsize=8, frameon=False, title="marked points", title_fontsize=8, alignment="left")
 
 
 def _wrap(label: str) -> str:
-    return textwrap.fill(label, 34)
+    return textwrap.fill(label, 24)
+
+
+def _figure(title: str, footer: str) -> Figure:
+    width, height = CHART_SIZE_PX
+    fig = Figure(figsize=(width / DPI, height / DPI), dpi=DPI)
+    fig.suptitle(title, fontsize=13, x=0.01, ha="left")
+    fig.text(0.01, 0.01, footer, fontsize=8, color="dimgrey")
+    return fig
 
 
 def _save(fig: Figure, path: Path) -> Path:
@@ -267,22 +263,24 @@ def chart_footer(run: Run) -> str:
             f"server quota {quota} CPU · limiter {run.meta('limiter')}")
 
 
-def chart_name(endpoint: str, metric: Metric) -> str:
-    return f"{endpoint}-{metric.name}.png"
+def chart_name(metric: Metric) -> str:
+    return f"{metric.name}.png"
+
+
+def measure_title(metric: Metric) -> str:
+    return f"{metric.title} per endpoint and stack ({metric.centre} of counted rounds; bar: {metric.band})"
 
 
 def draw_run_charts(run: Run, out_dir: Path) -> list[Path]:
-    """Every chart of a run: each metric for each endpoint with rows, then the summary. Old
-    PNGs go first, so the folder never shows a chart the current data did not draw."""
+    """Every chart of a run: the ratio chart, then one figure per measure. Old PNGs go
+    first, so the folder never shows a chart the current data did not draw."""
     for old in out_dir.glob("*.png"):
         old.unlink()
     levels = aggregate(run.rows)
     footer = chart_footer(run)
-    paths = []
-    for endpoint in sorted(run.rows["endpoint"].unique(), key=endpoint_sort_key):
-        series = endpoint_series(run.rows, levels, endpoint)
-        for metric in METRICS:
-            title = f"{metric.title} vs concurrency — {endpoint_title(endpoint)}"
-            paths.append(draw_metric(series, metric, title, footer, out_dir / chart_name(endpoint, metric)))
-    paths.append(draw_summary(run, levels, footer, out_dir / SUMMARY_CHART))
+    panels = {endpoint: endpoint_series(run.rows, levels, endpoint)
+              for endpoint in sorted(run.rows["endpoint"].unique(), key=endpoint_sort_key)}
+    paths = [draw_summary(run, levels, footer, out_dir / SUMMARY_CHART)]
+    paths += [draw_measure(panels, metric, measure_title(metric), footer, out_dir / chart_name(metric))
+              for metric in METRICS]
     return paths

@@ -1,6 +1,7 @@
 """`python -m bench report RUN_DIR`: rebuild charts/, report.md and a self-contained
 report.html from run.json and results.jsonl alone, so a report can be remade anywhere,
-at any time, from a run folder (no server, database or load generator needed)."""
+at any time, from a run folder (no server, database or load generator needed). Where
+Chromium is installed, report.png keeps the page's first screen as a reader sees it."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.analysis import context, markdown, sentences, stats, validity, verdicts
+from bench.analysis import answers, browser, context, markdown, sentences, stats, validity, verdicts
 from bench.analysis.frames import Run, RunError, aggregate, flagged_rows, load_run, ordered
 from bench.analysis.plots import METRICS, SUMMARY_CHART, chart_name, draw_run_charts
 from bench.analysis.stacks import BASELINE, endpoint_sort_key, endpoint_title
@@ -33,10 +34,12 @@ class ReportPaths:
     html: Path
     charts: Path
     problems: tuple[str, ...]  # the run's contract problems, repeated on stderr
+    screenshot: Path | None  # report.png, None when it could not be taken
+    screenshot_note: str  # why not, when it was not
 
 
 def build_report(run_dir: Path) -> ReportPaths:
-    """Charts first (the report embeds them), then report.md, then report.html."""
+    """Charts first (the report embeds them), then report.md, report.html and its screenshot."""
     run = load_run(run_dir)
     charts_dir = run.path / "charts"
     draw_run_charts(run, charts_dir)
@@ -46,14 +49,20 @@ def build_report(run_dir: Path) -> ReportPaths:
     page = markdown.to_html(text, f"Benchmark report {run.run_id}",
                             lambda target: markdown.png_data_uri(run.path / target))
     html_path.write_text(page, encoding="utf-8")
-    return ReportPaths(md_path, html_path, charts_dir, run.problems)
+    png_path = run.path / "report.png"
+    png_path.unlink(missing_ok=True)  # never a screenshot of an older page
+    try:
+        return ReportPaths(md_path, html_path, charts_dir, run.problems, browser.screenshot(html_path, png_path), "")
+    except browser.BrowserError as exc:
+        return ReportPaths(md_path, html_path, charts_dir, run.problems, None, str(exc))
 
 
 def render_markdown(run: Run) -> str:
-    """The report's text, verdicts first. It links the charts by name; build_report draws them first."""
+    """The report's text, answers and verdicts first. It links the charts by name; build_report draws them first."""
     levels = aggregate(run.rows)
     parts = [
         context.title(run),
+        answers.section(run, levels),
         _verdicts(run, levels),
         _headlines(run, levels),
         validity.section(run),
@@ -61,7 +70,7 @@ def render_markdown(run: Run) -> str:
         context.verification(run),
         context.settings(run),
         _flagged(run),
-        _charts(run),
+        _charts(),
     ]
     return "\n\n".join(parts) + "\n"
 
@@ -215,20 +224,20 @@ def _plain_num(value: float) -> str:
     return f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
 
 
-def _charts(run: Run) -> str:
+def _charts() -> str:
     text = ["## Charts", "",
             ("First, every stack's throughput ratio to Django WSGI per endpoint, with its 95 % interval, at "
-             "the headline level of the primary tool (hollow grey points: no verdict). Then, per endpoint, "
-             "each metric against concurrency: wrk solid, ab dashed; the throughput line is the geometric "
-             "mean over counted rounds with its 95 % interval as the band, the other metrics' lines are "
-             "medians with the min-max of counted rounds as the band. Marked points are flagged or excluded "
-             "rows, never hidden."), "",
-            f"![Throughput ratio to Django WSGI per endpoint, with 95 % intervals](charts/{SUMMARY_CHART})"]
-    for endpoint in sorted(run.rows["endpoint"].unique(), key=endpoint_sort_key):
-        text += ["", f"### {endpoint_title(endpoint)}"]
-        for metric in METRICS:
-            text += ["", (f"![{metric.title} vs concurrency, {endpoint_title(endpoint)}]"
-                         f"(charts/{chart_name(endpoint, metric)})")]
+             "the headline level of the primary tool (hollow grey points: no verdict). Then one figure per "
+             "measure, a panel per endpoint, x = concurrency, one colour per stack, wrk solid and ab dashed; "
+             "throughput is the geometric mean over counted rounds with its 95 % interval as the bar, the other "
+             "measures are medians with the min-max of counted rounds as the bar. Marked points are flagged or "
+             "excluded rows, never hidden."), "",
+            f"![Throughput ratio to Django WSGI per endpoint, with 95 % intervals](charts/{SUMMARY_CHART})", "",
+            ("Server CPU per request comes first among the measures: it is the CPU time the server itself spent "
+             "per request, so a neighbour taking the machine or a slower day moves it far less than the "
+             "throughput a stack reaches, which makes it the steadiest figure of how much work each stack does.")]
+    for metric in METRICS:
+        text += ["", f"![{metric.title} per endpoint and stack](charts/{chart_name(metric)})"]
     return "\n".join(text)
 
 
@@ -247,4 +256,8 @@ def main(argv: list[str]) -> int:
     print(f"report.md:   {paths.markdown}")
     print(f"report.html: {paths.html}")
     print(f"charts:      {paths.charts}/")
+    if paths.screenshot is not None:
+        print(f"report.png:  {paths.screenshot} (the first screen at {browser.SCREEN[0]}x{browser.SCREEN[1]})")
+    else:
+        print(f"report.png:  not taken: {paths.screenshot_note}")
     return 0

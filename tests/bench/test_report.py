@@ -22,8 +22,8 @@ from bench.analysis import report
 from bench.analysis.frames import load_run
 from bench.schema import ENDPOINT_PATHS, EXCLUDING_FLAGS
 
-SECTIONS = ("## Verdicts", "## Headline figures", "## Noise and validity", "## Methodology", "## Verification",
-            "## Metadata and settings", "## Flagged rows", "## Charts")
+SECTIONS = ("## Answers", "## Verdicts", "## Headline figures", "## Noise and validity", "## Methodology",
+            "## Verification", "## Metadata and settings", "## Flagged rows", "## Charts")
 
 
 def title(endpoint: str) -> str:
@@ -94,9 +94,46 @@ def test_report_files_exist_and_their_paths_are_printed(reported):
     for path in (run_dir / "report.md", run_dir / "report.html", run_dir / "charts"):
         assert path.exists()
         assert str(path) in printed
+    [line] = [line for line in printed.splitlines() if line.startswith("report.png:")]
+    assert str(run_dir / "report.png") in line or "not taken: " in line
 
 
-def test_verdicts_come_first_then_the_sections_in_order(reported):
+def headline_level(levels: dict[tuple, dict[int, float]], endpoint: str, tool: str) -> int:
+    """Where django-wsgi was counted in the most rounds and, among those, is fastest."""
+    wsgi = {k[3]: v for k, v in levels.items() if k[:3] == ("django-wsgi", endpoint, tool)}
+    return max(wsgi, key=lambda c: (len(wsgi[c]), scipy_stats.gmean(list(wsgi[c].values())), -c))
+
+
+def test_answers_are_the_three_questions_with_paired_ratios(reported):
+    """Three bullets in order; every ratio shown is the geometric mean of the per-round ratios
+    at that endpoint's headline level, over as many rounds as it says; the third answer
+    names the database run.json records."""
+    run_dir, text, _ = reported
+    bullets = [line for line in section(text, "Answers").splitlines() if line.startswith("- ")]
+    assert [b.split("?")[0] for b in bullets] == ["- **ASGI or WSGI for Django", "- **Is FastAPI worth it",
+                                                  "- **Where does async pay off"]
+    levels = counted_by_level(read_rows(run_dir))
+    paths = {path: endpoint for endpoint, (_, path) in ENDPOINT_PATHS.items()}
+    checked = 0
+    for bullet, a in zip(bullets, ("django-asgi", "fastapi"), strict=False):
+        shown = re.findall(r"[A-Z]+ (/\S*/) \*\*([\d.]+)× \[[\d.]+–[\d.]+\]\*\* \((\d+) rounds", bullet)
+        tool = re.search(r"throughput \((\w+)\)", bullet).group(1) if shown else None
+        for path, estimate, n in shown:
+            endpoint = paths[path]
+            level = headline_level(levels, endpoint, tool)
+            mine, base = levels[(a, endpoint, tool, level)], levels[("django-wsgi", endpoint, tool, level)]
+            rounds = sorted(set(mine) & set(base))
+            assert int(n) == len(rounds)
+            assert float(estimate) == pytest.approx(scipy_stats.gmean([mine[r] / base[r] for r in rounds]),
+                                                    rel=0.01, abs=0.006)
+            checked += 1
+    assert checked or all("No verdict" in b for b in bullets)
+    database = read_info(run_dir)["metadata"]["database"]
+    assert "**Where does async pay off? No verdict**" in bullets[2]
+    assert f"{database['host']}:{database['port']}" in bullets[2]
+
+
+def test_answers_and_verdicts_come_first_then_the_sections_in_order(reported):
     _, text, _ = reported
     positions = [text.index(f"\n{heading}") for heading in SECTIONS]
     assert positions == sorted(positions)

@@ -1,0 +1,125 @@
+"""The report's first screen: the lab's three questions, one line each, with the throughput
+ratio and its 95 % interval, or "no verdict" with the reason.
+
+Nothing here is new arithmetic: the ratios are the paired verdicts of verdicts.py, read
+at each endpoint's headline level, as in the Verdicts section below. What this module
+adds is the choice of what a reader must see before scrolling: a one-word answer drawn
+from the tally over every endpoint, and the ratios of the endpoints the run measured in
+the most rounds (its headline comparisons; every endpoint when all had as many).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pandas as pd
+
+from bench.analysis import stats, verdicts
+from bench.analysis.frames import Run
+from bench.analysis.sentences import fmt_interval, short
+from bench.analysis.stacks import endpoint_sort_key, endpoint_title, stack_label
+from bench.analysis.verdicts import LevelVerdict
+from bench.schema import Flag, Stack
+
+ASGI_OR_WSGI = "ASGI or WSGI for Django?"
+FASTAPI_WORTH = "Is FastAPI worth it?"
+ASYNC_PAYS = "Where does async pay off?"
+# The one-word answer for a/b, by what the tally shows: a faster somewhere and never slower,
+# the reverse, both, or neither (every endpoint within noise).
+WORDS = {
+    ASGI_OR_WSGI: {"ahead": "ASGI", "behind": "WSGI", "mixed": "It depends on the endpoint",
+                   "noise": "Either: no difference beyond noise"},
+    FASTAPI_WORTH: {"ahead": "Yes, it serves more", "behind": "No, it serves less",
+                    "mixed": "It depends on the endpoint", "noise": "Not for throughput: within noise"},
+}
+# Flags of counted rows that make a ratio measure the set-up rather than the stacks.
+SETUP_FLAGS = {Flag.CLIENT_BOUND: "client-bound", Flag.DB_BOUND: "db-bound"}
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def headline_endpoints(run: Run, levels: pd.DataFrame, tool: str) -> list[str]:
+    """Endpoints given more rounds than the others at their headline level (the profile's
+    headline comparisons), or every endpoint when all were given as many."""
+    planned = {endpoint: run.planned_rounds(tool, endpoint, level) or 0
+               for (endpoint, level_tool), level in verdicts.verdict_levels(levels).items() if level_tool == tool}
+    fewest = min(planned.values(), default=0)
+    chosen = [endpoint for endpoint, rounds in planned.items() if rounds > fewest] or list(planned)
+    return sorted(chosen, key=endpoint_sort_key)
+
+
+def _headline_verdicts(run: Run, levels: pd.DataFrame, tool: str, a: str, b: str) -> dict[str, LevelVerdict]:
+    """endpoint -> a/b at its headline level, where at least one round counted both stacks."""
+    found = verdicts.pair_verdicts(run.rows, levels, a, b)
+    heads = {}
+    for (endpoint, level_tool), level in verdicts.verdict_levels(levels).items():
+        head = found.get((endpoint, tool, level))
+        if level_tool == tool and head is not None and head.measured and head.verdict.n:
+            heads[endpoint] = head
+    return dict(sorted(heads.items(), key=lambda item: endpoint_sort_key(item[0])))
+
+
+def _word(head: LevelVerdict) -> str:
+    kind = head.verdict.kind
+    text = {stats.Kind.AHEAD: f"{short(head.a)} ahead", stats.Kind.BEHIND: f"{short(head.b)} ahead"}.get(
+        kind, str(kind))
+    setup = sorted({SETUP_FLAGS[f] for side in (head.a_level, head.b_level) for f in side["flags"]
+                    if f in SETUP_FLAGS})
+    return ", ".join([f"{head.verdict.n} rounds", text, *setup])
+
+
+def _tally_word(question: str, tally: Counter) -> str:
+    ahead, behind = tally[stats.Kind.AHEAD], tally[stats.Kind.BEHIND]
+    shape = "mixed" if ahead and behind else "ahead" if ahead else "behind" if behind else "noise"
+    return WORDS[question][shape]
+
+
+def pair_answer(run: Run, levels: pd.DataFrame, question: str, a: str, b: str) -> str:
+    """`**question answer**: tally. a/b: endpoint ratio [interval] (rounds, verdict); ...`"""
+    tool = verdicts.primary_tool(run.rows)
+    missing = [stack_label(s) for s in (a, b) if s not in set(levels["stack"])]
+    if tool is None or missing:
+        why = f"{' and '.join(missing)} not measured in this run" if missing else "no counted measurement"
+        return f"**{question} No verdict**: {why}."
+    heads = _headline_verdicts(run, levels, tool, a, b)
+    tally = Counter(head.verdict.kind for head in heads.values())
+    decided = sum(tally[k] for k in (stats.Kind.AHEAD, stats.Kind.BEHIND, stats.Kind.WITHIN_NOISE))
+    if not decided:
+        return (f"**{question} No verdict**: no endpoint has {stats.MIN_ROUNDS} rounds that counted both "
+                f"{stack_label(a)} and {stack_label(b)}.")
+    shown = [e for e in headline_endpoints(run, levels, tool) if e in heads] or list(heads)
+    ratios = "; ".join(f"{endpoint_title(e)} **{fmt_interval(heads[e].verdict)}** ({_word(heads[e])})"
+                       for e in shown)
+    undecided = f", no verdict on {tally[stats.Kind.NO_VERDICT]}" if tally[stats.Kind.NO_VERDICT] else ""
+    return (f"**{question} {_tally_word(question, tally)}**: {stack_label(a)} ahead on {tally[stats.Kind.AHEAD]} "
+            f"of {len(heads)} endpoints, {stack_label(b)} on {tally[stats.Kind.BEHIND]}, within noise on "
+            f"{tally[stats.Kind.WITHIN_NOISE]}{undecided}. {short(a)}/{short(b)} throughput ({tool}): {ratios}.")
+
+
+def database_point(run: Run) -> str:
+    """The one database the run measured against, as run.json describes it: the driver has
+    no database round-trip axis yet, so a run measures at a single round-trip time."""
+    database = run.meta("database")
+    if not isinstance(database, dict):
+        return "one database (not described in run.json)"
+    host, port = database.get("host") or "an unrecorded host", database.get("port")
+    where = f"{host}:{port}" if port else str(host)
+    kind = "the lab's private MariaDB" if database.get("private") else "MariaDB"
+    return f"{kind} on {where}{', over loopback' if host in LOOPBACK else ''}"
+
+
+def async_answer(run: Run) -> str:
+    """Where async pays off needs the stacks measured across database round-trip times."""
+    return (f"**{ASYNC_PAYS} No verdict**: this run has no database round-trip axis: every level ran against "
+            f"{database_point(run)}, one round-trip time, so it cannot show where waiting on the database starts "
+            "to favour async; the io endpoints' ratios under Verdicts are its one point.")
+
+
+def section(run: Run, levels: pd.DataFrame) -> str:
+    """`## Answers`: three bullets and a line on how to read them."""
+    lines = [pair_answer(run, levels, ASGI_OR_WSGI, Stack.DJANGO_ASGI.value, Stack.DJANGO_WSGI.value),
+             pair_answer(run, levels, FASTAPI_WORTH, Stack.FASTAPI.value, Stack.DJANGO_WSGI.value),
+             async_answer(run)]
+    return "\n".join(["## Answers", "", *(f"- {line}" for line in lines), "",
+                      ("Ratio: geometric mean of per-round throughput ratios [95 % interval], each endpoint at its "
+                       f"headline level; a verdict needs {stats.MIN_ROUNDS} rounds and an interval clear of 1. "
+                       "Every endpoint and level: Verdicts and Headline figures below.")])
