@@ -196,22 +196,22 @@ class _Reader:
         return raw
 
 
-def load() -> Settings:
-    """Read and validate settings.env plus environment overrides; raises ConfigError."""
-    r = _Reader()
+def _database(r: _Reader) -> Database:
+    """DATABASE_URL's server, else the private MariaDB (its password generated on first use)."""
     db_url = r.raw("DATABASE_URL", "")
     if db_url:
-        database = parse_database_url(db_url)
-    else:
-        name = r.raw("DB_NAME", "lab")
-        user = r.raw("DB_USER", "lab")
-        for key, value in (("DB_NAME", name), ("DB_USER", user)):
-            if not value.replace("_", "").isalnum() or len(value) > 32:
-                raise ConfigError(key, value, "letters, digits and _ (at most 32)")
-        database = Database(host="127.0.0.1", port=r.int("DB_PORT", 1024, 65535), name=name, user=user,
-                            password=generated_secret("db_password"), private=True)
+        return parse_database_url(db_url)
+    name = r.raw("DB_NAME", "lab")
+    user = r.raw("DB_USER", "lab")
+    for key, value in (("DB_NAME", name), ("DB_USER", user)):
+        if not value.replace("_", "").isalnum() or len(value) > 32:
+            raise ConfigError(key, value, "letters, digits and _ (at most 32)")
+    return Database(host="127.0.0.1", port=r.int("DB_PORT", 1024, 65535), name=name, user=user,
+                    password=generated_secret("db_password"), private=True)
 
-    server_cpus = parse_cpu_list("SERVER_CPUS", r.raw("SERVER_CPUS"))
+
+def _server_quota(r: _Reader, server_cpus: tuple[int, ...]) -> float:
+    """SERVER_CPU_QUOTA: a quota the server's own CPUs can give."""
     quota_raw = r.raw("SERVER_CPU_QUOTA")
     try:
         quota = float(quota_raw)
@@ -220,6 +220,22 @@ def load() -> Settings:
     if not 0.01 <= quota <= len(server_cpus):
         raise ConfigError("SERVER_CPU_QUOTA", quota_raw,
                           f"a number of CPUs from 0.01 to {len(server_cpus)} (the CPUs in SERVER_CPUS)")
+    return quota
+
+
+def _db_max_connections(r: _Reader, needed: int) -> int:
+    """DB_MAX_CONNECTIONS, or with "auto" what every stack can open at once plus a margin."""
+    if r.raw("DB_MAX_CONNECTIONS", "auto") == "auto":
+        return needed + 32
+    return r.int("DB_MAX_CONNECTIONS", 10, 100000)
+
+
+def load() -> Settings:
+    """Read and validate settings.env plus environment overrides; raises ConfigError."""
+    r = _Reader()
+    database = _database(r)
+    server_cpus = parse_cpu_list("SERVER_CPUS", r.raw("SERVER_CPUS"))
+    quota = _server_quota(r, server_cpus)
 
     wsgi_workers = r.int("DJANGO_WSGI_WORKERS", 1, 64)
     wsgi_threads = r.int("DJANGO_WSGI_BLOCKING_THREADS", 1, 512)
@@ -227,12 +243,8 @@ def load() -> Settings:
     pool = r.int("FASTAPI_POOL_SIZE", 1, 512)
     sync_threads = r.int("FASTAPI_SYNC_THREADS", 1, 512)
     max_concurrency = r.int("MAX_CONCURRENCY", 1, 10000, "256")
-    max_conn_raw = r.raw("DB_MAX_CONNECTIONS", "auto")
-    if max_conn_raw == "auto":
-        max_connections = (wsgi_workers * wsgi_threads + fastapi_workers * (pool + sync_threads)
-                           + max_concurrency + 32)
-    else:
-        max_connections = r.int("DB_MAX_CONNECTIONS", 10, 100000)
+    max_connections = _db_max_connections(
+        r, wsgi_workers * wsgi_threads + fastapi_workers * (pool + sync_threads) + max_concurrency)
 
     conn_max_age_asgi_raw = r.raw("DJANGO_CONN_MAX_AGE_ASGI", "0")
     if conn_max_age_asgi_raw != "0":

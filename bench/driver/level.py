@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from bench.driver.dbprobe import DatabaseGone, DbProbe, mariadbd_pid
 from bench.driver.drain import wait_drained
 from bench.driver.fleet import Fleet
-from bench.driver.noise import NOISY_SHARE, NoiseSample
+from bench.driver.noise import Noise, NoiseSample
 from bench.driver.sampling import LevelSample, process_cpu_s
 from bench.driver.schedule import Round
 from bench.driver.tools import POST_BODY, ToolOutcome, now, run_tool
@@ -178,7 +178,7 @@ def build_row(context: LevelContext, stack: str, round_: Round, measured: Measur
         flags += validity_flags(requests, window, steady)
         if not drain["drained"]:
             flags.append(str(Flag.NOT_DRAINED))
-        if max(measured.noise["foreign_cpu_share"], measured.noise["steal_share"]) > NOISY_SHARE:
+        if Noise(**measured.noise).noisy:
             flags.append(str(Flag.NOISY))
     row["flags"] = flags
     return row

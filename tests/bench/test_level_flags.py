@@ -1,0 +1,34 @@
+"""The flags a level's readings earn (bench/driver/level.py, bench/driver/noise.py): pure logic."""
+
+import pytest
+
+from bench.driver.level import resource_flags
+from bench.driver.noise import NOISY_SHARE, Noise
+
+QUIET_DB = {"cpu_share": 0.1, "open_trx_after": 0, "history_before": 10, "history_after": 20}
+
+
+def test_a_clean_level_has_no_flags():
+    assert resource_flags("ok", True, 0, {"cpu_share": 0.2}, QUIET_DB) == []
+
+
+@pytest.mark.parametrize(("status", "valid", "errors", "client", "db", "expected"), [
+    ("failed", False, None, {"cpu_share": 0.1}, QUIET_DB, ["failed"]),
+    ("ok", False, 0, {"cpu_share": 0.1}, QUIET_DB, ["invalid"]),
+    ("ok", True, 3, {"cpu_share": 0.1}, QUIET_DB, ["errors"]),
+    ("ok", True, 0, {"cpu_share": 0.81}, QUIET_DB, ["client_bound"]),
+    ("ok", True, 0, {"cpu_share": 0.8}, QUIET_DB, []),
+    ("ok", True, 0, {"cpu_share": 0.1}, {**QUIET_DB, "cpu_share": 0.9}, ["db_bound"]),
+    ("ok", True, 0, {"cpu_share": 0.1}, {**QUIET_DB, "open_trx_after": 1}, ["db_open_transactions"]),
+    ("ok", True, 0, {"cpu_share": 0.1}, {**QUIET_DB, "history_after": 1011}, ["db_history_growth"]),
+    ("ok", True, 0, {"cpu_share": 0.1}, {**QUIET_DB, "history_after": None}, []),
+])
+def test_each_reading_earns_its_flag(status, valid, errors, client, db, expected):
+    assert resource_flags(status, valid, errors, client, db) == expected
+
+
+@pytest.mark.parametrize(("foreign", "steal", "noisy"), [
+    (0.0, 0.0, False), (NOISY_SHARE, 0.0, False), (NOISY_SHARE + 0.001, 0.0, True), (0.0, 0.2, True),
+])
+def test_noise_over_the_threshold_is_noisy(foreign, steal, noisy):
+    assert Noise(foreign, steal, [0, 1]).noisy is noisy
