@@ -114,12 +114,26 @@ def async_answer(run: Run) -> str:
             "to favour async; the io endpoints' ratios under Verdicts are its one point.")
 
 
+def conditions(run: Run) -> str:
+    """What the answers hold under: the limits, the server, the database and the load; a
+    different quota, server or database round trip can change them."""
+    placement = run.meta("placement")
+    limits = (f"each server held to {placement.get('server_cpu_quota')} CPU on CPU(s) "
+              f"{placement.get('server_cpus')} and {int(placement.get('server_memory_bytes') or 0) / 2**30:g} GiB "
+              f"({run.meta('limiter')})" if isinstance(placement, dict) else "limits not recorded")
+    granian = (run.meta("packages") or {}).get("granian") if isinstance(run.meta("packages"), dict) else None
+    server = f"Granian {granian}" if granian else "Granian"
+    return (f"Conditions: {limits}, served by {server}; {database_point(run)}. A different CPU quota, server or "
+            "database round trip can change these answers; flags such as db-bound say where the set-up, not the "
+            "stack, was the limit.")
+
+
 def section(run: Run, levels: pd.DataFrame) -> str:
-    """`## Answers`: three bullets and a line on how to read them."""
+    """`## Answers`: three bullets, the conditions they hold under, and how to read them."""
     lines = [pair_answer(run, levels, ASGI_OR_WSGI, Stack.DJANGO_ASGI.value, Stack.DJANGO_WSGI.value),
              pair_answer(run, levels, FASTAPI_WORTH, Stack.FASTAPI.value, Stack.DJANGO_WSGI.value),
              async_answer(run)]
-    return "\n".join(["## Answers", "", *(f"- {line}" for line in lines), "",
+    return "\n".join(["## Answers", "", *(f"- {line}" for line in lines), "", conditions(run), "",
                       ("Ratio: geometric mean of per-round throughput ratios [95 % interval], each endpoint at its "
                        f"headline level; a verdict needs {stats.MIN_ROUNDS} rounds and an interval clear of 1. "
                        "Every endpoint and level: Verdicts and Headline figures below.")])
