@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import MySQLdb
 
@@ -162,6 +163,20 @@ def start(settings: Settings) -> None:
     _ensure_database_and_user(settings)
 
 
+def _exited(pid: int) -> bool:
+    """Whether the server has exited. When this process started it (the bench does), the
+    exited server stays a zombie that still answers kill(pid, 0) until it is reaped here."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:  # not our child: its parent or init reaps it
+        pass
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state == "Z"
+
+
 def stop() -> None:
     pid = running_pid()
     if pid is None:
@@ -170,9 +185,7 @@ def stop() -> None:
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT_S
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if _exited(pid):
             print(f"db: stopped mariadbd pid {pid}")
             return
         time.sleep(0.1)
