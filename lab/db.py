@@ -165,16 +165,18 @@ def start(settings: Settings) -> None:
 
 def _exited(pid: int) -> bool:
     """Whether the server has exited. When this process started it (the bench does), the
-    exited server stays a zombie that still answers kill(pid, 0) until it is reaped here."""
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:  # not our child: its parent or init reaps it
-        pass
+    exited server stays a zombie that still answers kill(pid, 0) until it is reaped: reap it."""
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return True
-    return state == "Z"
+    if state != "Z":
+        return False
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:  # not our child: its own parent reaps it
+        pass
+    return True
 
 
 def stop() -> None:
