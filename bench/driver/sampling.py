@@ -73,7 +73,10 @@ class _Poller(threading.Thread):
                 except DatabaseGone as error:
                     self.peaks.error = str(error)
                     return
-                self.peaks.memory_bytes = max(self.peaks.memory_bytes, self.memory_now())
+                try:
+                    self.peaks.memory_bytes = max(self.peaks.memory_bytes, self.memory_now())
+                except OSError:  # the server's cgroup is gone: the run is stopping under this level
+                    return
                 self.stopping.wait(POLL_S)
         finally:
             probe.close()
