@@ -26,10 +26,6 @@ class Round:
     repeat: int
     order: tuple[str, ...]
 
-    @property
-    def key(self) -> tuple[str, str, int, int]:
-        return (str(self.tool), str(self.endpoint), self.concurrency, self.repeat)
-
     def record(self) -> dict:
         return {"tool": str(self.tool), "endpoint": str(self.endpoint), "concurrency": self.concurrency,
                 "repeat": self.repeat, "order": list(self.order)}
