@@ -11,7 +11,7 @@ RUN ?= $(OUT)/latest
 .PHONY: help setup db bench test lint report compare
 
 help:
-	@echo "make bench [PROFILE=smoke|quick|standard|full] [OUT=results]  set up, measure every stack, write the report"
+	@echo "make bench [PROFILE=smoke|quick|standard|full|servers|latency] [OUT=results]  set up, measure every stack, write the report"
 	@echo "make test                                      the whole test suite (real MariaDB, Granian, wrk, ab)"
 	@echo "make db                                        private MariaDB started, migrated and seeded"
 	@echo "make report [RUN=results/latest]               rebuild a run's charts and report from its files"

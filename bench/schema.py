@@ -14,12 +14,6 @@ from typing import Any
 SCHEMA_VERSION = 2
 
 
-class Stack(StrEnum):
-    DJANGO_WSGI = "django-wsgi"
-    DJANGO_ASGI = "django-asgi"
-    FASTAPI = "fastapi"
-
-
 class Endpoint(StrEnum):
     PING = "ping"
     SYNC = "sync"
@@ -50,12 +44,13 @@ class Flag(StrEnum):
     NOT_STEADY = "not_steady"  # counted RPS and Little's law (concurrency / mean latency) differ > 10 %
     NOT_DRAINED = "not_drained"  # a server still had work in flight when the level started
     NOISY = "noisy"  # processes not the lab's, or the hypervisor (steal), took CPU during the level
+    RELAY_BOUND = "relay_bound"  # the latency relay sent chunks later than its delay allows: it set the pace
 
 
 # A row with any of these flags measured something other than the stack's steady state:
 # it is kept and listed, and counted in no figure, ratio or verdict.
 EXCLUDING_FLAGS = frozenset({Flag.FAILED, Flag.INVALID, Flag.TOO_SHORT, Flag.NOT_STEADY, Flag.NOT_DRAINED,
-                             Flag.NOISY})
+                             Flag.NOISY, Flag.RELAY_BOUND})
 MIN_COMPLETIONS_PER_CONNECTION = 3  # a level that completed fewer requests than 3 x concurrency is too short
 STEADY_TOLERANCE = 0.10  # |counted RPS / (concurrency / mean latency) - 1| above this: not steady
 
@@ -77,7 +72,7 @@ ERROR_KEYS = ("connect", "read", "write", "timeout", "non_2xx", "length", "excep
 ROW_FIELDS: dict[str, Any] = {
     "schema_version": int,
     "run_id": str,
-    "stack": str,  # a Stack value, or the label read from /info/ for --url runs
+    "stack": str,  # a registered stack id (lab/stacks.py), or the label read from /info/ for --url runs
     "endpoint": str,  # an Endpoint value
     "tool": str,  # a Tool value
     "concurrency": int,
@@ -109,6 +104,15 @@ ROW_FIELDS: dict[str, Any] = {
     "speed": (int, float, type(None)),  # the round's CPU probe on SERVER_CPUS (million loop steps/s)
     "flags": list,  # Flag values
     "raw": (str, type(None)),  # path of the raw tool output, relative to the run dir
+}
+
+# Fields added after schema version 2 was first written: a row without them is read with
+# these defaults (no variant, the database reached directly).
+OPTIONAL_ROW_FIELDS: dict[str, tuple[Any, Any]] = {
+    "variant": (str, ""),  # the run's varied settings for this row, "KEY=value,KEY=value" ("" = none)
+    "varied": (dict, {}),  # the same as KEY -> number
+    "db_latency_ms": ((int, float), 0.0),  # round-trip delay added by the latency relay (0: direct)
+    "relay": ((dict, type(None)), None),  # see RELAY_KEYS; null when the database was reached directly
 }
 
 # cpu_pct: percent of ONE CPU (100 = one full core busy).
@@ -147,6 +151,9 @@ STEADY_KEYS = ("littles_rps", "deviation")
 # Shares of one CPU-second per second of the lab's CPUs: foreign = busy time not spent by the
 # lab's processes (servers, MariaDB, load generator, driver); steal = taken by the hypervisor.
 NOISE_KEYS = ("foreign_cpu_share", "steal_share", "cpus")
+# The relay over the window: its delay, chunks it delayed, how late they left on average
+# and at worst beyond the delay, and its process's CPU (share of one CPU).
+RELAY_KEYS = ("delay_ms", "chunks", "lag_excess_mean_ms", "lag_excess_max_ms", "cpu_share")
 
 RUN_STATUSES = ("running", "complete", "interrupted", "failed")
 STACK_STATUSES = ("pending", "measured", "skipped", "failed")
@@ -186,8 +193,13 @@ def _check_fields(obj: dict, fields: dict[str, Any], where: str) -> list[str]:
 def validate_row(row: dict) -> list[str]:
     """Problems with one results.jsonl row; empty when it follows the contract."""
     problems = _check_fields(row, ROW_FIELDS, "row")
+    problems += _check_fields(row, {k: kind for k, (kind, _) in OPTIONAL_ROW_FIELDS.items() if k in row}, "row")
     if problems:
         return problems
+    if row.get("relay") is not None:
+        missing = [k for k in RELAY_KEYS if k not in row["relay"]]
+        if missing:
+            problems.append(f"row: relay lacks {missing}")
     if row["schema_version"] != SCHEMA_VERSION:
         problems.append(f"row: schema_version {row['schema_version']} != {SCHEMA_VERSION}")
     if row["endpoint"] not in {e.value for e in Endpoint}:

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import os
 import platform
 from importlib.metadata import version
 
@@ -16,8 +17,7 @@ router = APIRouter()
 
 # Django's /ping/ says text/plain without a charset; Starlette would append one.
 _PING_HEADERS = {"content-type": "text/plain"}
-_PACKAGES = ("fastapi", "starlette", "tortoise-orm", "aiomysql", "pymysql", "mysqlclient", "jinja2", "anyio",
-             "granian")
+_PACKAGES = ("fastapi", "starlette", "tortoise-orm", "aiomysql", "pymysql", "mysqlclient", "jinja2", "anyio")
 
 
 @router.get("/ping/")
@@ -30,10 +30,11 @@ async def info() -> Response:
     pool = async_db.pool_info()
     loop = type(asyncio.get_running_loop())
     body = {
-        "stack": "fastapi",
+        # Which stack and server this is, the starter says (lab/serve.py): the app never names its own server.
+        "stack": os.environ.get("LAB_STACK", "unknown"),
         "framework": "fastapi",
         "interface": "asgi",
-        "server": "granian",
+        "server": os.environ.get("LAB_SERVER", "unknown"),
         "versions": {"python": platform.python_version(), **{name: version(name) for name in _PACKAGES}},
         "db_driver": pool["driver"],
         "sync_db_driver": "mysqlclient",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -30,6 +30,7 @@ class ConfigError(ValueError):
     """A bad settings value; str() is the one-line message shown to the user."""
 
     def __init__(self, key: str, value: str, allowed: str):
+        self.allowed = allowed
         super().__init__(f"settings: {key}={value!r} is not allowed: {allowed}")
 
 
@@ -53,6 +54,7 @@ class Settings:
     secret_key: str = field(repr=False)
     database: Database
     db_max_connections: int
+    db_latency_ms: float  # added to every round trip to the database by the bench's relay (0: direct)
     server_host: str
     server_port: int
     django_wsgi_workers: int
@@ -160,15 +162,17 @@ def generated_secret(name: str) -> str:
 
 
 class _Reader:
-    """Typed, validated access to one key at a time; errors name the key and value."""
+    """Typed, validated access to one key at a time; errors name the key and value.
+    `overrides` win over the environment and settings.env (a bench variant's values)."""
 
-    def __init__(self) -> None:
+    def __init__(self, overrides: dict[str, str] | None = None) -> None:
         self.env = environ.Env()
+        self.overrides = overrides or {}
         if SETTINGS_FILE.exists():
             environ.Env.read_env(str(SETTINGS_FILE), overwrite=False)
 
     def raw(self, key: str, default: str | None = None) -> str:
-        value = self.env.str(key, default=default)
+        value = self.overrides[key] if key in self.overrides else self.env.str(key, default=default)
         if value is None:
             raise ConfigError(key, "", f"a value (missing from {SETTINGS_FILE.name} and the environment)")
         return value.strip()
@@ -187,6 +191,16 @@ class _Reader:
             value = None
         if value is None or not low <= value <= high:
             raise ConfigError(key, raw, f"a whole number from {low} to {high}")
+        return value
+
+    def number(self, key: str, low: float, high: float, default: str | None = None) -> float:
+        raw = self.raw(key, default)
+        try:
+            value = float(raw)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:  # NaN fails too
+            raise ConfigError(key, raw, f"a number from {low:g} to {high:g}")
         return value
 
     def choice(self, key: str, choices: tuple[str, ...], default: str | None = None) -> str:
@@ -210,6 +224,18 @@ def _database(r: _Reader) -> Database:
                     password=generated_secret("db_password"), private=True)
 
 
+def _via_relay(r: _Reader, database: Database) -> Database:
+    """LAB_DB_VIA=host:port, set by the bench on the servers it puts behind its latency
+    relay (lab/relay.py): the apps connect there; everything else stays the database's."""
+    via = r.raw("LAB_DB_VIA", "")
+    if not via:
+        return database
+    host, _, port = via.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError("LAB_DB_VIA", via, "host:port of the bench's latency relay")
+    return replace(database, host=host, port=int(port))
+
+
 def _server_quota(r: _Reader, server_cpus: tuple[int, ...]) -> float:
     """SERVER_CPU_QUOTA: a quota the server's own CPUs can give."""
     quota_raw = r.raw("SERVER_CPU_QUOTA")
@@ -230,10 +256,14 @@ def _db_max_connections(r: _Reader, needed: int) -> int:
     return r.int("DB_MAX_CONNECTIONS", 10, 100000)
 
 
-def load() -> Settings:
-    """Read and validate settings.env plus environment overrides; raises ConfigError."""
-    r = _Reader()
-    database = _database(r)
+DB_LATENCY_MAX_MS = 100
+
+
+def load(overrides: dict[str, str] | None = None) -> Settings:
+    """Read and validate settings.env plus environment overrides (and `overrides` over
+    both); raises ConfigError."""
+    r = _Reader(overrides)
+    database = _via_relay(r, _database(r))
     server_cpus = parse_cpu_list("SERVER_CPUS", r.raw("SERVER_CPUS"))
     quota = _server_quota(r, server_cpus)
 
@@ -258,6 +288,7 @@ def load() -> Settings:
         secret_key=secret_key,
         database=database,
         db_max_connections=max_connections,
+        db_latency_ms=r.number("DB_LATENCY_MS", 0, DB_LATENCY_MAX_MS, "0"),
         server_host=r.raw("SERVER_HOST", "127.0.0.1"),
         server_port=r.int("SERVER_PORT", 1024, 65535),
         django_wsgi_workers=wsgi_workers,

@@ -17,34 +17,16 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 from lab.config import ROOT, Settings, format_cpus, load_or_exit
 from lab.limits import Cgroup, create_cgroup
 from lab.net import port_in_use
+from lab.stacks import STACKS
 
 RUN_DIR = ROOT / "var" / "run"
 READY_TIMEOUT_S = 30
 STOP_TIMEOUT_S = 10
-
-
-@dataclass(frozen=True)
-class StackSpec:
-    """How Granian serves one stack (docs/design.md, Stacks)."""
-
-    framework: str
-    interface: str  # Granian's --interface
-    target: str
-    working_dir: Path
-    use_asgi: bool
-
-
-STACKS: dict[str, StackSpec] = {
-    "django-wsgi": StackSpec("django", "wsgi", "project.wsgi:application", ROOT / "project", False),
-    "django-asgi": StackSpec("django", "asginl", "project.asgi:application", ROOT / "project", True),
-    "fastapi": StackSpec("fastapi", "asgi", "fastapi_service.main:app", ROOT, True),
-}
 
 
 class ServerDied(RuntimeError):
@@ -55,37 +37,58 @@ class PortTaken(RuntimeError):
     """Something already listens on the port; starting would measure the wrong server."""
 
 
-def stack_for(framework: str, settings: Settings) -> str:
-    if framework == "django":
+ALIASES = ("django", "fastapi")  # serve.sh's names: django as USE_ASGI says, fastapi on Granian
+
+
+def stack_for(name: str, settings: Settings) -> str:
+    """A registered stack id, or an alias of one."""
+    if name == "django":
         return "django-asgi" if settings.use_asgi else "django-wsgi"
-    return framework
+    return name
+
+
+def _setting(settings: Settings, key: str | None) -> int:
+    return int(getattr(settings, key.lower())) if key else 1
 
 
 def server_command(stack: str, settings: Settings, host: str, port: int) -> list[str]:
-    """Every Granian option that changes results, explicitly (no reliance on defaults)."""
+    """Every option of the stack's server that changes results, explicitly (no reliance on
+    defaults), pinned to SERVER_CPUS."""
     spec = STACKS[stack]
-    workers = {"django-wsgi": settings.django_wsgi_workers, "django-asgi": settings.django_asgi_workers,
-               "fastapi": settings.fastapi_workers}[stack]
-    command = ["taskset", "-c", format_cpus(settings.server_cpus), str(ROOT / ".venv" / "bin" / "granian"),
-               "--interface", spec.interface, "--host", host, "--port", str(port),
-               "--workers", str(workers), "--runtime-threads", str(settings.runtime_threads),
-               "--loop", settings.loop, "--http", settings.http, "--no-ws",
-               "--backpressure", str(settings.backpressure), "--working-dir", str(spec.working_dir),
-               "--log-level", "warning", "--no-access-log"]
-    if spec.interface == "wsgi":
-        # Idle blocking threads are retired after 30 s by default, abandoning their Django
-        # connection; keep them for the longest Granian allows.
-        command += ["--blocking-threads", str(settings.django_wsgi_blocking_threads),
-                    "--blocking-threads-idle-timeout", "600"]
-    return command + [spec.target]
+    workers, threads = _setting(settings, spec.workers_key), _setting(settings, spec.threads_key)
+    working_dir = str((ROOT / spec.working_dir).resolve())
+    binary = str(ROOT / ".venv" / "bin" / spec.server)
+    if spec.server == "gunicorn":
+        command = [binary, "--worker-class", "gthread", "--workers", str(workers), "--threads", str(threads),
+                   "--bind", f"{host}:{port}", "--chdir", working_dir, "--backlog", "2048", "--keep-alive", "75",
+                   "--worker-connections", "1000", "--timeout", "120", "--graceful-timeout", "5",
+                   "--max-requests", "0", "--log-level", "warning", spec.target]
+    elif spec.server == "uvicorn":
+        command = [binary, "--host", host, "--port", str(port), "--workers", str(workers), "--loop", settings.loop,
+                   "--http", "httptools", "--ws", "none", "--lifespan", "on" if spec.lifespan else "off",
+                   "--backlog", "2048", "--timeout-keep-alive", "75", "--no-access-log", "--log-level", "warning",
+                   "--app-dir", working_dir, spec.target]
+    else:
+        command = [binary, "--interface", spec.granian_interface or spec.interface, "--host", host,
+                   "--port", str(port), "--workers", str(workers), "--runtime-threads", str(settings.runtime_threads),
+                   "--loop", settings.loop, "--http", settings.http, "--no-ws",
+                   "--backpressure", str(settings.backpressure), "--working-dir", working_dir,
+                   "--log-level", "warning", "--no-access-log"]
+        if spec.interface == "wsgi":
+            # Idle blocking threads are retired after 30 s by default, abandoning their Django
+            # connection; keep them for the longest Granian allows.
+            command += ["--blocking-threads", str(threads), "--blocking-threads-idle-timeout", "600"]
+        command.append(spec.target)
+    return ["taskset", "-c", format_cpus(settings.server_cpus), *command]
 
 
 class Server:
     """One stack's server process and cgroup, as a context manager that always cleans up."""
 
     def __init__(self, stack: str, settings: Settings, *, host: str | None = None, port: int | None = None,
-                 log_path: Path | None = None, cgroup_name: str | None = None):
+                 log_path: Path | None = None, cgroup_name: str | None = None, extra_env: dict[str, str] | None = None):
         self.stack = stack
+        self.extra_env = extra_env or {}  # settings for the apps over settings.env (a bench variant's)
         self.settings = settings
         self.host = host or settings.server_host
         self.port = port or settings.server_port
@@ -115,7 +118,9 @@ class Server:
         self.cgroup, self.warning = create_cgroup(self.cgroup_name, s.server_cpu_quota, s.server_memory)
         s.io_dir.mkdir(parents=True, exist_ok=True)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "USE_ASGI": "true" if STACKS[self.stack].use_asgi else "false",
+        spec = STACKS[self.stack]
+        env = {**os.environ, **self.extra_env, "PYTHONPATH": str(ROOT), "LAB_STACK": spec.id, "LAB_SERVER": spec.server,
+               "USE_ASGI": "true" if spec.interface == "asgi" else "false",
                "LAB_CGROUP": json.dumps(self.cgroup.describe())}
         with open(self.log_path, "ab") as log:
             try:
@@ -201,7 +206,8 @@ class Server:
         s = self.settings
         spec = STACKS[self.stack]
         limiter = self.cgroup.limiter if self.cgroup else "none"
-        return (f"serving {self.stack} ({spec.interface.upper()}) at {self.url}/ | CPUs {format_cpus(s.server_cpus)} "
+        return (f"serving {self.stack} ({spec.interface.upper()} on {spec.server}) at {self.url}/ "
+                f"| CPUs {format_cpus(s.server_cpus)} "
                 f"| quota {s.server_cpu_quota:g} CPU | memory {s.server_memory / 1024**3:g} GiB | limiter {limiter}")
 
 
@@ -211,15 +217,19 @@ def _raise_exit(signum, frame):
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="scripts/serve.sh", description="Serve one stack by hand under its limits.")
-    parser.add_argument("framework", choices=("django", "fastapi"),
-                        help="django: WSGI or ASGI as USE_ASGI says; fastapi: ASGI")
+    parser.add_argument("stack", help=f"a registered stack ({', '.join(STACKS)}), or django (WSGI or ASGI as "
+                                      "USE_ASGI says) or fastapi")
     parser.add_argument("--port", type=int, help="default: SERVER_PORT from settings.env")
     args = parser.parse_args(argv)
+    if args.stack not in STACKS and args.stack not in ALIASES:
+        print(f"serve: stack {args.stack!r} is not allowed: one of {', '.join(STACKS)} (or django, fastapi)",
+              file=sys.stderr)
+        return 2
     settings = load_or_exit()
     if args.port is not None and not 1024 <= args.port <= 65535:
         print(f"serve: --port {args.port} is not allowed: a port from 1024 to 65535", file=sys.stderr)
         return 2
-    server = Server(stack_for(args.framework, settings), settings, port=args.port)
+    server = Server(stack_for(args.stack, settings), settings, port=args.port)
     record = RUN_DIR / f"server-{server.port}.json"
     signal.signal(signal.SIGTERM, _raise_exit)
     # Started in the background by a non-interactive shell, SIGINT arrives ignored and

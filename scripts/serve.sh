@@ -1,25 +1,26 @@
 #!/usr/bin/env bash
-# Serve one stack by hand under the lab's limits: scripts/serve.sh django|fastapi [--port N].
-# django: WSGI or ASGI as USE_ASGI says (settings.env; the environment overrides it).
+# Serve one stack by hand under the lab's limits: scripts/serve.sh STACK [--port N].
+# STACK: any registered stack (lab/stacks.py), or django (WSGI or ASGI as USE_ASGI says
+# in settings.env; the environment overrides it) or fastapi.
 # Ctrl-C or SIGTERM stops the server and removes its cgroup.
 set -euo pipefail
 
 usage() {
-  echo "usage: scripts/serve.sh django|fastapi [--port N]"
-  echo "  django   Granian over WSGI (USE_ASGI=false) or ASGI (USE_ASGI=true)"
-  echo "  fastapi  the FastAPI mirror over ASGI"
+  echo "usage: scripts/serve.sh STACK [--port N]"
+  echo "  STACK    a registered stack (scripts/serve.sh --list), or:"
+  echo "  django   Django on Granian over WSGI (USE_ASGI=false) or ASGI (USE_ASGI=true)"
+  echo "  fastapi  the FastAPI mirror on Granian"
   exit "${1:-0}"
 }
 
 main() {
   [[ $# -ge 1 ]] || usage 2 >&2
-  case "$1" in
-    -h|--help) usage 0 ;;
-    django|fastapi) ;;
-    *) echo "serve.sh: unknown stack '$1'; allowed: django, fastapi" >&2; exit 2 ;;
-  esac
+  [[ "$1" == "-h" || "$1" == "--help" ]] && usage 0
   # shellcheck source=scripts/_venv.sh
   source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh"
+  if [[ "$1" == "--list" ]]; then
+    exec "$PYTHON" -c 'from lab.stacks import STACKS; print("\n".join(f"{s.id:22} {s.label} ({s.interface.upper()} on {s.server}), serves {" ".join(s.endpoints)}" for s in STACKS.values()))'
+  fi
   exec "$PYTHON" -m lab.serve "$@"
 }
 

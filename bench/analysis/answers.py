@@ -19,7 +19,8 @@ from bench.analysis.frames import Run
 from bench.analysis.sentences import fmt_interval, short
 from bench.analysis.stacks import endpoint_sort_key, endpoint_title, stack_label
 from bench.analysis.verdicts import LevelVerdict
-from bench.schema import Flag, Stack
+from bench.schema import Flag
+from lab.stacks import DJANGO_ASGI, DJANGO_WSGI, FASTAPI, STACKS
 
 ASGI_OR_WSGI = "ASGI or WSGI for Django?"
 FASTAPI_WORTH = "Is FastAPI worth it?"
@@ -111,7 +112,8 @@ def async_answer(run: Run) -> str:
     """Where async pays off needs the stacks measured across database round-trip times."""
     return (f"**{ASYNC_PAYS} No verdict**: this run has no database round-trip axis: every level ran against "
             f"{database_point(run)}, one round-trip time, so it cannot show where waiting on the database starts "
-            "to favour async; the io endpoints' ratios under Verdicts are its one point.")
+            "to favour async; the io endpoints' ratios under Verdicts are its one point (`make bench "
+            "PROFILE=latency` measures the axis).")
 
 
 def conditions(run: Run) -> str:
@@ -121,18 +123,21 @@ def conditions(run: Run) -> str:
     limits = (f"each server held to {placement.get('server_cpu_quota')} CPU on CPU(s) "
               f"{placement.get('server_cpus')} and {int(placement.get('server_memory_bytes') or 0) / 2**30:g} GiB "
               f"({run.meta('limiter')})" if isinstance(placement, dict) else "limits not recorded")
-    granian = (run.meta("packages") or {}).get("granian") if isinstance(run.meta("packages"), dict) else None
-    server = f"Granian {granian}" if granian else "Granian"
+    packages = run.meta("packages") if isinstance(run.meta("packages"), dict) else {}
+    used = sorted({STACKS[s].server for s in run.rows["stack"].unique() if s in STACKS} or {"granian"})
+    server = " and ".join(f"{name.capitalize() if name == 'granian' else name} {packages.get(name) or ''}".strip()
+                          for name in used)
     return (f"Conditions: {limits}, served by {server}; {database_point(run)}. A different CPU quota, server or "
             "database round trip can change these answers; flags such as db-bound say where the set-up, not the "
             "stack, was the limit.")
 
 
-def section(run: Run, levels: pd.DataFrame) -> str:
-    """`## Answers`: three bullets, the conditions they hold under, and how to read them."""
-    lines = [pair_answer(run, levels, ASGI_OR_WSGI, Stack.DJANGO_ASGI.value, Stack.DJANGO_WSGI.value),
-             pair_answer(run, levels, FASTAPI_WORTH, Stack.FASTAPI.value, Stack.DJANGO_WSGI.value),
-             async_answer(run)]
+def section(run: Run, levels: pd.DataFrame, async_line: str | None = None) -> str:
+    """`## Answers`: three bullets, the conditions they hold under, and how to read them.
+    `async_line`: the answer from a run that swept the database round trip (bench/analysis/sweep.py)."""
+    lines = [pair_answer(run, levels, ASGI_OR_WSGI, DJANGO_ASGI, DJANGO_WSGI),
+             pair_answer(run, levels, FASTAPI_WORTH, FASTAPI, DJANGO_WSGI),
+             async_line or async_answer(run)]
     return "\n".join(["## Answers", "", *(f"- {line}" for line in lines), "", conditions(run), "",
                       ("Ratio: geometric mean of per-round throughput ratios [95 % interval], each endpoint at its "
                        f"headline level; a verdict needs {stats.MIN_ROUNDS} rounds and an interval clear of 1. "

@@ -207,7 +207,8 @@ def main(argv: list[str]) -> int:
         print("bench compare: give at least two run folders", file=sys.stderr)
         return 2
     try:
-        runs = [load_run(path) for path in args.runs]
+        # A run that varied a setting is compared at its axis's first value (e.g. the direct database).
+        runs = [(run := load_run(path)).only_variant(run.variants[0]) for path in args.runs]
     except RunError as exc:
         print(f"bench compare: {exc}", file=sys.stderr)
         return 2

@@ -19,11 +19,11 @@ import pandas as pd
 from bench.analysis import sentences, stats, verdicts
 from bench.analysis.frames import LEVEL_KEYS, Run, aggregate, ordered
 from bench.analysis.stacks import BASELINE, stack_sort_key
-from bench.schema import Stack
+from lab.stacks import DJANGO_ASGI, DJANGO_WSGI, FASTAPI
 
 # Within-run ratios shown side by side: (numerator, denominator).
-PAIRS = ((Stack.DJANGO_ASGI.value, Stack.DJANGO_WSGI.value), (Stack.FASTAPI.value, Stack.DJANGO_WSGI.value),
-         (Stack.FASTAPI.value, Stack.DJANGO_ASGI.value))
+PAIRS = ((DJANGO_ASGI, DJANGO_WSGI), (FASTAPI, DJANGO_WSGI),
+         (FASTAPI, DJANGO_ASGI))
 
 
 def counted_rps(run: Run) -> dict[tuple, list[float]]:

@@ -29,6 +29,8 @@ from bench.schema import (
     EXCLUDING_FLAGS,
     LATENCY_KEYS,
     NOISE_KEYS,
+    OPTIONAL_ROW_FIELDS,
+    RELAY_KEYS,
     ROW_FIELDS,
     SCHEMA_VERSION,
     SERVER_KEYS,
@@ -63,13 +65,14 @@ METRICS = (
 
 _NESTED = {"latency_ms": LATENCY_KEYS, "errors": ERROR_KEYS, "server": SERVER_KEYS, "db": DB_KEYS,
            "client": CLIENT_KEYS, "window": WINDOW_KEYS, "warmup": WARMUP_KEYS, "drain": DRAIN_KEYS,
-           "steady": STEADY_KEYS, "noise": NOISE_KEYS}
+           "steady": STEADY_KEYS, "noise": NOISE_KEYS, "relay": RELAY_KEYS}
 _NESTED_COLUMNS = [f"{part}_{key}" for part, keys in _NESTED.items() for key in keys]
 _NOT_NUMERIC = ("client_cpus", "window_capped", "drain_drained")  # a list and two booleans, kept as read
-COLUMNS = [name for name, kind in ROW_FIELDS.items() if kind is not dict] + _NESTED_COLUMNS
+COLUMNS = ([name for name, kind in ROW_FIELDS.items() if kind is not dict] + ["variant", "db_latency_ms"]
+           + _NESTED_COLUMNS)
 # Nulls become NaN, so medians skip them and charts leave gaps rather than drawing zeros.
 NUMERIC = [*(c for c in _NESTED_COLUMNS if c not in _NOT_NUMERIC), "rps", "requests", "elapsed_s", "bytes",
-           "error_count", "error_rate", "duration_s", "speed"]
+           "error_count", "error_rate", "duration_s", "speed", "db_latency_ms"]
 
 
 class RunError(Exception):
@@ -118,6 +121,22 @@ class Run:
             return planned
         repeats = (self.info.get("profile") or {}).get("repeats")
         return repeats if isinstance(repeats, int) and not isinstance(repeats, bool) else None
+
+    @property
+    def variants(self) -> list[str]:
+        """The run's variants ("" alone when it varied nothing), the database's latency first."""
+        found = self.rows.drop_duplicates("variant")[["variant", "db_latency_ms"]]
+        return list(found.sort_values(["db_latency_ms", "variant"], kind="stable")["variant"]) or [""]
+
+    def only_variant(self, variant: str) -> Run:
+        """The run as if it had measured this variant alone: its rows and its units' stacks."""
+        if self.variants == [variant]:
+            return self
+        suffix = f"@{variant}" if variant else ""
+        stacks = {unit.removesuffix(suffix): info for unit, info in (self.info.get("stacks") or {}).items()
+                  if (unit.endswith(suffix) if suffix else "@" not in unit)}
+        rows = self.rows[self.rows["variant"] == variant].reset_index(drop=True)
+        return Run(self.path, {**self.info, "stacks": stacks}, rows, self.problems)
 
     @property
     def speeds(self) -> list[float]:
@@ -191,8 +210,10 @@ def flatten(rows: list[dict]) -> pd.DataFrame:
     noise_foreign_cpu_share), plus `excluded_by` (the reasons a row is counted nowhere),
     `counted` (feeds the figures: none) and `flagged` (listed in the report: any flag, not
     counted, or any failed request even if the driver did not flag it)."""
+    rows = [{**{k: default for k, (_, default) in OPTIONAL_ROW_FIELDS.items()}, **r} for r in rows]
     frame = pd.json_normalize(rows, sep="_") if rows else pd.DataFrame()
     frame = frame.reindex(columns=COLUMNS)
+    frame["variant"] = frame["variant"].fillna("").astype(str)
     for column in NUMERIC:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
     for column in ("concurrency", "repeat", "position"):

@@ -37,6 +37,7 @@ MARKS: dict[str, Mark] = {
     Flag.NOT_STEADY: Mark("<", 100, "not steady by Little's law (not counted)"),
     Flag.NOT_DRAINED: Mark(">", 125, "server not drained (not counted)"),
     Flag.NOISY: Mark("p", 150, "noisy machine (not counted)"),
+    Flag.RELAY_BOUND: Mark("d", 120, "the latency relay set the pace (not counted)"),
 }
 # Flags a counted level can carry (marked on the level's point); rows counted nowhere are
 # marked row by row, at their own value, instead.

@@ -14,9 +14,9 @@ from typing import Any
 
 import pandas as pd
 
-from bench.analysis import answers, browser, context, markdown, sentences, stats, validity, verdicts
+from bench.analysis import answers, browser, context, markdown, sentences, servers, stats, sweep, validity, verdicts
 from bench.analysis.frames import Run, RunError, aggregate, flagged_rows, load_run, ordered
-from bench.analysis.plots import METRICS, SUMMARY_CHART, chart_name, draw_run_charts
+from bench.analysis.plots import METRICS, SUMMARY_CHART, chart_footer, chart_name, draw_run_charts
 from bench.analysis.stacks import BASELINE, endpoint_sort_key, endpoint_title
 from bench.schema import ERROR_KEYS, EXCLUDING_FLAGS, MIN_COMPLETIONS_PER_CONNECTION, STEADY_TOLERANCE, Flag
 
@@ -42,7 +42,8 @@ def build_report(run_dir: Path) -> ReportPaths:
     """Charts first (the report embeds them), then report.md, report.html and its screenshot."""
     run = load_run(run_dir)
     charts_dir = run.path / "charts"
-    draw_run_charts(run, charts_dir)
+    draw_run_charts(run.only_variant(run.variants[0]), charts_dir)
+    sweep.draw(run, charts_dir / sweep.CHART, chart_footer(run))
     text = render_markdown(run)
     md_path, html_path = run.path / "report.md", run.path / "report.html"
     md_path.write_text(text, encoding="utf-8")
@@ -57,22 +58,29 @@ def build_report(run_dir: Path) -> ReportPaths:
         return ReportPaths(md_path, html_path, charts_dir, run.problems, None, str(exc))
 
 
-def render_markdown(run: Run) -> str:
-    """The report's text, answers and verdicts first. It links the charts by name; build_report draws them first."""
+def render_markdown(whole: Run) -> str:
+    """The report's text, answers and verdicts first. It links the charts by name; build_report draws them first.
+    A run that varied a setting gets its sweep section after the answers; the sections after it read
+    the axis's first value alone (for the database round trip: the direct connection)."""
+    run = whole.only_variant(whole.variants[0])
     levels = aggregate(run.rows)
+    along = sweep.section(whole)
     parts = [
-        context.title(run),
-        answers.section(run, levels),
+        context.title(whole),
+        answers.section(run, levels, sweep.async_answer(whole)),
+        *([along, f"*The sections below read {whole.variants[0] or 'the direct connection'} alone; "
+                  "every flagged row of the run is listed under Flagged rows.*"] if along else []),
         _verdicts(run, levels),
+        servers.section(run, levels),
         _headlines(run, levels),
         validity.section(run),
         context.methodology(run),
         context.verification(run),
         context.settings(run),
-        _flagged(run),
+        _flagged(whole),
         _charts(),
     ]
-    return "\n\n".join(parts) + "\n"
+    return "\n\n".join(p for p in parts if p) + "\n"
 
 
 def _verdicts(run: Run, levels: pd.DataFrame) -> str:
@@ -147,7 +155,8 @@ def _headlines(run: Run, levels: pd.DataFrame) -> str:
 
 def _flagged(run: Run) -> str:
     flagged = flagged_rows(run.rows)
-    rows = [(r.stack, r.endpoint, r.tool, r.concurrency, r.repeat, ", ".join(r.flags) or "none",
+    rows = [(r.stack + (f" @ {r.variant}" if r.variant else ""), r.endpoint, r.tool, r.concurrency, r.repeat,
+             ", ".join(r.flags) or "none",
              "**no**: " + ", ".join(r.excluded_by) if r.excluded_by else "yes, marked", _why(r),
              f"[{r.raw}]({r.raw})" if isinstance(r.raw, str) else "none")
             for r in flagged.itertuples()]
@@ -202,6 +211,9 @@ def _validity_reasons(row: Any) -> list[str]:
     if Flag.NOISY in row.flags:
         reasons.append(f"noisy: foreign CPU {_share(row.noise_foreign_cpu_share)}, steal "
                        f"{_share(row.noise_steal_share)} of the lab's CPUs")
+    if Flag.RELAY_BOUND in row.flags:
+        reasons.append(f"relay-bound: chunks left {_plain_num(row.relay_lag_excess_mean_ms)} ms late on average "
+                       f"(delay {_plain_num(row.relay_delay_ms)} ms, relay CPU {_share(row.relay_cpu_share)})")
     return reasons
 
 

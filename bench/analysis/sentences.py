@@ -15,7 +15,8 @@ import pandas as pd
 from bench.analysis import stats, verdicts
 from bench.analysis.stacks import endpoint_sort_key, endpoint_title, stack_label
 from bench.analysis.verdicts import LevelVerdict
-from bench.schema import Flag, Stack
+from bench.schema import Flag
+from lab.stacks import DJANGO_ASGI, DJANGO_WSGI, FASTAPI, STACKS
 
 # What a flag on counted rows means for a verdict drawn from them.
 CAUTIONS = {
@@ -27,7 +28,7 @@ CAUTIONS = {
     Flag.DB_OPEN_TRANSACTIONS: "left transactions open in MariaDB",
     Flag.DB_HISTORY_GROWTH: "let InnoDB's history list grow",
 }
-SHORT = {Stack.DJANGO_WSGI.value: "WSGI", Stack.DJANGO_ASGI.value: "ASGI", Stack.FASTAPI.value: "FastAPI"}
+SHORT = {s.id: s.short for s in STACKS.values()}
 
 
 def fmt_rps(value: float) -> str:
@@ -144,7 +145,7 @@ def asgi_vs_wsgi(rows: pd.DataFrame, levels: pd.DataFrame, stacks: dict[str, dic
     tool = verdicts.primary_tool(rows)
     if tool is None:
         return ["No level produced a counted measurement, so there is nothing to compare."]
-    wsgi, asgi = Stack.DJANGO_WSGI.value, Stack.DJANGO_ASGI.value
+    wsgi, asgi = DJANGO_WSGI, DJANGO_ASGI
     missing = [s for s in (wsgi, asgi) if s not in set(levels["stack"])]
     if missing:
         return [(f"No comparison: {'; '.join(_absent(s, stacks) for s in missing)}. To compare two "
@@ -185,12 +186,12 @@ def fastapi_stands(rows: pd.DataFrame, levels: pd.DataFrame, stacks: dict[str, d
     tool = verdicts.primary_tool(rows)
     if tool is None:
         return []
-    fastapi = Stack.FASTAPI.value
+    fastapi = FASTAPI
     if fastapi not in set(levels["stack"]):
         return [f"No answer from this run: {_absent(fastapi, stacks)}."]
     chosen = verdicts.verdict_levels(levels)
     against = {d: verdicts.pair_verdicts(rows, levels, fastapi, d)
-               for d in (Stack.DJANGO_WSGI.value, Stack.DJANGO_ASGI.value)}
+               for d in (DJANGO_WSGI, DJANGO_ASGI)}
     lines = []
     for endpoint in sorted(levels["endpoint"].unique(), key=endpoint_sort_key):
         if (endpoint, tool) not in chosen:

@@ -1,5 +1,5 @@
-"""Labels and colours of the stacks: the one table that charts and prose take them from,
-so a stack looks and reads the same everywhere. A --url run is labelled with whatever
+"""Labels and colours of the stacks, from the stack registry (lab/stacks.py), so a stack
+looks and reads the same everywhere. A --url run is labelled with whatever
 /info/ answered; an id missing from the table still gets a stable colour of its own."""
 
 from __future__ import annotations
@@ -7,7 +7,8 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 
-from bench.schema import ENDPOINT_PATHS, Endpoint, Stack
+from bench.schema import ENDPOINT_PATHS, Endpoint
+from lab.stacks import BASELINE, STACKS
 
 
 @dataclass(frozen=True)
@@ -16,16 +17,13 @@ class StackStyle:
     colour: str
 
 
-STACK_STYLES: dict[str, StackStyle] = {
-    Stack.DJANGO_WSGI: StackStyle("Django WSGI", "#1f77b4"),
-    Stack.DJANGO_ASGI: StackStyle("Django ASGI", "#d62728"),
-    Stack.FASTAPI: StackStyle("FastAPI", "#2ca02c"),
-}
+STACK_STYLES: dict[str, StackStyle] = {s.id: StackStyle(s.label, s.colour) for s in STACKS.values()}
 
 # Colours no known stack uses, for ids read from /info/ that the table does not know.
-FALLBACK_COLOURS = ("#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+FALLBACK_COLOURS = ("#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94")
 
-BASELINE = Stack.DJANGO_WSGI.value
+__all__ = ["BASELINE", "STACK_STYLES", "StackStyle", "endpoint_sort_key", "endpoint_title", "stack_label",
+           "stack_sort_key", "stack_style"]
 
 
 def stack_style(stack: str) -> StackStyle:

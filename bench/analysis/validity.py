@@ -42,6 +42,8 @@ def rules(run: Run) -> dict[str, str]:
                          "and Little's law disagree, so the window did not see a steady state",
         Flag.NOT_DRAINED: "a lab server still had work in flight when the level started",
         Flag.NOISY: noise_rule(run),
+        Flag.RELAY_BOUND: "the latency relay sent the app's chunks later than its delay on average, by more than "
+                          "10 % of the delay (at least 0.1 ms): the relay, not the stack, set the pace",
     }
 
 

@@ -30,9 +30,11 @@ from bench.driver.runner import (
     new_run,
     prepare_database,
 )
-from bench.schema import SCHEMA_VERSION, Endpoint, Stack, Tool
+from bench.driver.variants import VARIABLE_SETTINGS, VaryError, parse_vary
+from bench.schema import SCHEMA_VERSION, Endpoint, Tool
 from lab import db
 from lab.config import ROOT, available_cpus, load_or_exit
+from lab.stacks import DEFAULT_STACKS, STACKS
 
 USAGE_ERROR = 2
 DEFAULT_OUT = ROOT / "results"
@@ -57,6 +59,14 @@ def _choices(option: str, value: str, enum) -> tuple:
     return tuple(enum(w) for w in dict.fromkeys(words))
 
 
+def _stack_choices(value: str) -> tuple[str, ...]:
+    words = _words(value)
+    bad = [w for w in words if w not in STACKS]
+    if bad or not words:
+        raise argparse.ArgumentTypeError(f"--stacks {value!r} is not allowed: any of {', '.join(STACKS)}")
+    return tuple(dict.fromkeys(words))
+
+
 def _positive(option: str, value: str, high: int) -> int:
     try:
         number = int(value)
@@ -70,14 +80,17 @@ def _positive(option: str, value: str, high: int) -> int:
 def build_parser(prog: str) -> OneLineParser:
     parser = OneLineParser(prog=prog, description="Measure the lab's stacks with wrk or ab under the lab's limits.")
     parser.add_argument("--tool", action="append", choices=[t.value for t in Tool], help=argparse.SUPPRESS)
-    parser.add_argument("--stacks", default=" ".join(s.value for s in Stack),
-                        help="any of django-wsgi, django-asgi, fastapi (default: all)")
-    parser.add_argument("--endpoints", default=" ".join(e.value for e in Endpoint),
-                        help="any of ping, sync, async, sync-io, async-io (default: all)")
+    parser.add_argument("--stacks", help=f"any of the registered stacks: {', '.join(STACKS)} (default: the profile's, "
+                                         f"else {' '.join(DEFAULT_STACKS)})")
+    parser.add_argument("--endpoints", help="any of ping, sync, async, sync-io, async-io (default: the profile's, "
+                                            "else all)")
     parser.add_argument("--profile", default="quick", help=f"one of {', '.join(PROFILES)} (default: quick)")
     parser.add_argument("--concurrency", help='levels, e.g. "1 16 64" (default: the profile\'s)')
     parser.add_argument("--duration", help="shortest window per level, seconds (default: the profile's)")
     parser.add_argument("--repeats", help="rounds per level (default: the profile's)")
+    parser.add_argument("--vary", action="append", metavar="KEY=V1,V2",
+                        help=f"measure every stack at each value of a setting, e.g. DB_LATENCY_MS=0,1,2,5 "
+                             f"(repeatable; over the profile's; one of {', '.join(VARIABLE_SETTINGS)})")
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="results folder (default: results/)")
     parser.add_argument("--url", help="measure a server already running there (e.g. from scripts/serve.sh)")
     parser.add_argument("--resume", metavar="RUN_DIR", help="complete an interrupted run")
@@ -97,8 +110,10 @@ def make_plan(args: argparse.Namespace, prog: str, max_concurrency: int) -> Plan
             raise argparse.ArgumentTypeError(
                 f"--profile {args.profile!r} is not allowed: one of {', '.join(PROFILES)}")
         profile = PROFILES[args.profile]
-        stacks = _choices("--stacks", args.stacks, Stack)
-        endpoints = _choices("--endpoints", args.endpoints, Endpoint)
+        stacks = _stack_choices(args.stacks if args.stacks is not None else " ".join(profile.stacks or DEFAULT_STACKS))
+        endpoints = _choices("--endpoints", args.endpoints if args.endpoints is not None else
+                             " ".join(profile.endpoints or [e.value for e in Endpoint]), Endpoint)
+        vary = {**profile.vary, **parse_vary(args.vary or [])}
         if args.concurrency is not None:
             levels = tuple(sorted({_positive("--concurrency", w, max_concurrency) for w in _words(args.concurrency)}))
             if not levels:
@@ -111,12 +126,16 @@ def make_plan(args: argparse.Namespace, prog: str, max_concurrency: int) -> Plan
         if args.repeats is not None:
             profile = profile.with_repeats(_positive("--repeats", args.repeats, 100))
         seed = _positive("--seed", args.seed, 2**31) if args.seed is not None else int(time.time() * 1000) % 2**31
-    except argparse.ArgumentTypeError as error:
+    except (argparse.ArgumentTypeError, VaryError) as error:
         _fail(prog, str(error))
+    if args.url and vary:
+        _fail(prog, f"--url {args.url!r} is not allowed with --vary or the {profile.name} profile's axes: the bench "
+              "starts a server per setting itself")
     if args.url and not args.url.startswith(("http://127.", "http://localhost", "http://[::1]")):
         _fail(prog, f"--url {args.url!r} is not allowed: a server on this machine, e.g. http://127.0.0.1:8000")
     tools = tuple(Tool(t) for t in dict.fromkeys(args.tool or ["wrk"]))
-    return Plan(stacks=stacks, endpoints=endpoints, tools=tools, profile=profile, seed=seed, url=args.url)
+    return Plan(stacks=stacks, endpoints=endpoints, tools=tools, profile=profile, seed=seed, url=args.url,
+                vary=vary)
 
 
 def refuse_untrustworthy(prog: str, settings) -> str | None:
@@ -146,7 +165,7 @@ def _resumed(prog: str, resume: str) -> tuple[RunFiles, dict, Plan]:
     saved = run["plan"]
     plan = Plan(stacks=tuple(saved["stacks"]), endpoints=tuple(Endpoint(e) for e in saved["endpoints"]),
                 tools=tuple(Tool(t) for t in saved["tools"]), profile=Profile.from_record(saved["profile"]),
-                seed=saved["seed"], url=saved["url"])
+                seed=saved["seed"], url=saved["url"], vary={k: tuple(v) for k, v in saved.get("vary", {}).items()})
     return files, run, plan
 
 
@@ -162,7 +181,7 @@ def main(argv: list[str]) -> int:
     else:
         plan = make_plan(args, prog, settings.max_concurrency)
         run = None
-    missing = missing_programs(plan.tools, external_server=bool(plan.url))
+    missing = missing_programs(plan.tools, external_server=bool(plan.url), stacks=plan.stacks)
     if missing:
         _fail(prog, "; ".join(missing))
     reason = refuse_untrustworthy(prog, settings)
@@ -203,7 +222,8 @@ def _measure(prog: str, args: argparse.Namespace, settings, plan: Plan, run: dic
         print(f"bench: run {files.dir} | stacks {' '.join(run['stack_order'])} | tools {' '.join(plan.tools)} | "
               f"profile {profile.name}: {len(run['rounds'])} rounds (seed {plan.seed}), windows "
               f"{profile.duration_s}-{profile.max_window_s} s, levels "
-              f"{ {k: list(v) for k, v in profile.levels.items()} }", flush=True)
+              f"{ {k: list(v) for k, v in profile.levels.items()} }"
+              + "".join(f" | {k} {' '.join(v)}" for k, v in plan.vary.items()), flush=True)
         code = Runner(plan, settings, files, run).execute()
     except db.DatabaseError as error:
         print(f"{prog}: database: {error}", file=sys.stderr)

@@ -5,13 +5,16 @@ for `--url`). Stopping always stops them all, however the run ends."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from bench.driver.drain import Watched
+from bench.driver.relay_process import RelayProcess
 from bench.driver.sampling import process_cpu_s
+from bench.driver.variants import split_unit, variant_of
 from lab.config import Settings
 from lab.limits import Cgroup, CgroupV1, CgroupV2, Limiter
 from lab.net import free_port
@@ -69,36 +72,54 @@ def server_cpu_s(server: Server | ExternalServer) -> float | None:
     return process_cpu_s(pids) if pids else None
 
 
+def _safe_name(unit: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", unit)
+
+
 class Fleet:
-    def __init__(self, stacks: tuple[str, ...], settings: Settings, run_dir: Path, run_id: str,
-                 url: str | None = None):
+    """The servers by unit (bench/driver/variants.py): a stack, or a stack with a variant's
+    settings; behind the latency relay when its DB_LATENCY_MS is above 0."""
+
+    def __init__(self, units: tuple[str, ...], settings: Settings, run_dir: Path, run_id: str,
+                 url: str | None = None, relay: RelayProcess | None = None):
         self.settings = settings
+        self.latency_ms: dict[str, float] = {}
         if url:
             external = ExternalServer(url)
             self.servers: dict[str, Server | ExternalServer] = {external.stack: external}
-        else:
-            self.servers = {stack: Server(stack, settings, port=free_port(), log_path=run_dir / "logs" / f"{stack}.log",
-                                          cgroup_name=f"bench-{run_id}-{stack}") for stack in stacks}
+            self.latency_ms[external.stack] = settings.db_latency_ms
+            return
+        self.servers = {}
+        for unit in units:
+            stack, label = split_unit(unit)
+            variant = variant_of(label)
+            unit_settings = variant.settings() if label else settings
+            env = dict(variant.overrides)
+            if unit_settings.db_latency_ms > 0:
+                if relay is None:
+                    raise ValueError(f"{unit}: DB_LATENCY_MS {unit_settings.db_latency_ms:g} needs the relay")
+                env["LAB_DB_VIA"] = relay.address(unit_settings.db_latency_ms)
+            self.latency_ms[unit] = unit_settings.db_latency_ms
+            self.servers[unit] = Server(stack, unit_settings, port=free_port(),
+                                        log_path=run_dir / "logs" / f"{_safe_name(unit)}.log",
+                                        cgroup_name=f"bench-{run_id}-{_safe_name(unit)}", extra_env=env)
 
     def start(self) -> dict[str, str]:
-        """Start every server and wait until each answers; returns why each that could not
-        start did not (that one is stopped; the others go on)."""
-        failed = {}
-        for stack, server in self.servers.items():
+        """Start every server, one after the other, each until it answers (they share
+        SERVER_CPUS: a sweep's dozen Django start-ups at once would starve each other past
+        the ready timeout); returns why each that could not start did not (that one is
+        stopped; the others go on)."""
+        failed, warned = {}, set()
+        for unit, server in self.servers.items():
             try:
                 server.start()
+                if server.warning and server.warning not in warned:
+                    print(server.warning, file=sys.stderr)
+                    warned.add(server.warning)
+                server.wait_ready()
             except (ServerDied, PortTaken) as error:
-                failed[stack] = str(error)
-                continue
-            if server.warning:
-                print(server.warning, file=sys.stderr)
-        for stack, server in self.servers.items():
-            if stack not in failed:
-                try:
-                    server.wait_ready()
-                except ServerDied as error:
-                    failed[stack] = str(error)
-                    server.stop()
+                failed[unit] = str(error)
+                server.stop()
         return failed
 
     def limiter(self) -> str:

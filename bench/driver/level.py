@@ -10,9 +10,11 @@ from bench.driver.dbprobe import DatabaseGone, DbProbe, mariadbd_pid
 from bench.driver.drain import wait_drained
 from bench.driver.fleet import Fleet
 from bench.driver.noise import Noise, NoiseSample
+from bench.driver.relay_process import RelayProcess, level_reading, relay_bound
 from bench.driver.sampling import LevelSample, process_cpu_s
 from bench.driver.schedule import Round
 from bench.driver.tools import POST_BODY, ToolOutcome, now, run_tool
+from bench.driver.variants import split_unit, variant_of
 from bench.driver.warmup import WarmupResult, warm_up
 from bench.driver.window import AB_MEAN_RESOLUTION_FLOOR_MS, Window, littles_law, plan_window, validity_flags
 from bench.schema import (
@@ -65,6 +67,7 @@ class LevelContext:
     duration_s: int
     max_window_s: int
     run_id: str
+    relay: RelayProcess | None = None
 
 
 @dataclass
@@ -75,6 +78,7 @@ class Measured:
     server: dict
     database: dict
     noise: dict
+    relay: dict | None
     died: str | None
     gone: DatabaseGone | None
     started: str
@@ -82,21 +86,27 @@ class Measured:
 
 
 def _lab_cpu(context: LevelContext, db_pid: int | None):
-    return lambda: context.fleet.cpu_s() + (process_cpu_s({db_pid}) if db_pid else 0.0)
+    relay = context.relay
+    return lambda: (context.fleet.cpu_s() + (process_cpu_s({db_pid}) if db_pid else 0.0)
+                    + (relay.cpu_s() if relay else 0.0))
 
 
 def _run_window(context: LevelContext, server, tool, url: str, method: str, concurrency: int,
-                window: Window, raw_path) -> Measured:
+                window: Window, raw_path, latency_ms: float) -> Measured:
     settings = context.settings
     db_pid = mariadbd_pid(settings)
     sample = LevelSample(settings, context.probe, server.cgroup,
                          server.pids if server.cgroup is None and isinstance(server, Server) else None, db_pid)
     noise = NoiseSample(tuple(sorted({*settings.server_cpus, *settings.client_cpus, *settings.db_cpus})),
                         _lab_cpu(context, db_pid))
+    relay = context.relay if latency_ms > 0 else None
+    relay_before, relay_cpu = (relay.counters()[latency_ms], relay.cpu_s()) if relay else (None, 0.0)
     started, clock = now(), time.monotonic()
     outcome = run_tool(tool, url, method, concurrency, window.planned_s, settings, raw_path)
     ended, elapsed = now(), time.monotonic() - clock
     noise_record = noise.finish(elapsed).record()
+    relay_record = (level_reading(relay_before, relay.counters()[latency_ms], elapsed, relay.cpu_s() - relay_cpu)
+                    if relay else None)
     died = None
     try:
         server.check_alive()
@@ -107,21 +117,22 @@ def _run_window(context: LevelContext, server, tool, url: str, method: str, conc
         server_section, db_section = sample.finish(outcome.result.requests if outcome.result else None)
     except DatabaseGone as error:  # a failed row, then the run stops
         gone, server_section, db_section = error, dict.fromkeys(SERVER_KEYS), dict.fromkeys(DB_KEYS)
-    return Measured(outcome, server_section, db_section, noise_record, died, gone, started, ended)
+    return Measured(outcome, server_section, db_section, noise_record, relay_record, died, gone, started, ended)
 
 
-def measure_level(context: LevelContext, stack: str, round_: Round, rps_estimate: float | None,
+def measure_level(context: LevelContext, unit: str, round_: Round, rps_estimate: float | None,
                   speed: float | None, raw_path, raw_relative: str) -> tuple[dict, DatabaseGone | None, str | None]:
-    """Measure `stack` in this round; returns the row, a DatabaseGone to raise after the
-    row is saved, and the server's death message if it died."""
-    server = context.fleet.servers[stack]
+    """Measure `unit` (a stack, or a stack with a variant) in this round; returns the row,
+    a DatabaseGone to raise after the row is saved, and the server's death message if it died."""
+    server = context.fleet.servers[unit]
+    latency_ms = context.fleet.latency_ms.get(unit, 0.0)
     method, path = ENDPOINT_PATHS[round_.endpoint]
     body = POST_BODY.read_bytes() if method == "POST" else b""
     warm = warm_up(server.url, method, path, body, round_.concurrency, max(WARMUP_FLOOR_S, context.max_window_s))
     before_s, drained = wait_drained(context.fleet.watched(), context.probe)
     window = plan_window(context.duration_s, context.max_window_s, round_.concurrency, rps_estimate or warm.rps)
     measured = _run_window(context, server, round_.tool, server.url + path, method, round_.concurrency, window,
-                           raw_path)
+                           raw_path, latency_ms)
     after_s = 0.0
     if measured.gone is None:
         try:  # read after the drain: a transaction still open now is a finding, not a race
@@ -130,9 +141,9 @@ def measure_level(context: LevelContext, stack: str, round_: Round, rps_estimate
             measured.database["history_after"] = context.probe.history_length()
         except DatabaseGone as error:
             measured.gone = error
-    row = build_row(context, stack, round_, measured, window, warm,
+    row = build_row(context, unit, round_, measured, window, warm,
                     {"before_s": round(before_s, 3), "after_s": round(after_s, 3), "drained": drained},
-                    speed, raw_relative)
+                    speed, raw_relative, latency_ms)
     return row, measured.gone, measured.died
 
 
@@ -144,8 +155,8 @@ def _checkable_mean(tool: Tool, result) -> float | None:
     return mean
 
 
-def build_row(context: LevelContext, stack: str, round_: Round, measured: Measured, window: Window,
-              warm: WarmupResult, drain: dict, speed: float | None, raw_relative: str) -> dict:
+def build_row(context: LevelContext, unit: str, round_: Round, measured: Measured, window: Window,
+              warm: WarmupResult, drain: dict, speed: float | None, raw_relative: str, latency_ms: float = 0.0) -> dict:
     outcome, result = measured.outcome, measured.outcome.result
     client_cpus = context.settings.client_cpus
     client = {"cpu_pct": outcome.client_cpu_s / outcome.elapsed_s * 100,
@@ -157,10 +168,13 @@ def build_row(context: LevelContext, stack: str, round_: Round, measured: Measur
     requests = result.requests if ok else None
     steady = (littles_law(result.rps, round_.concurrency, _checkable_mean(round_.tool, result)) if ok
               else littles_law(None, round_.concurrency, None))
+    stack, variant = split_unit(unit)
     row = {
         "schema_version": SCHEMA_VERSION, "run_id": context.run_id, "stack": stack,
+        "variant": variant, "varied": variant_of(variant).numbers(), "db_latency_ms": latency_ms,
+        "relay": measured.relay,
         "endpoint": str(round_.endpoint), "tool": str(round_.tool), "concurrency": round_.concurrency,
-        "repeat": round_.repeat, "position": round_.order.index(stack), "duration_s": window.planned_s,
+        "repeat": round_.repeat, "position": round_.order.index(unit), "duration_s": window.planned_s,
         "started_at": measured.started, "ended_at": measured.ended,
         "status": "ok" if ok else "failed", "failure": None if ok else failure,
         "valid": bool(ok and result.valid), "invalid_reason": result.invalid_reason if ok else None,
@@ -180,5 +194,7 @@ def build_row(context: LevelContext, stack: str, round_: Round, measured: Measur
             flags.append(str(Flag.NOT_DRAINED))
         if Noise(**measured.noise).noisy:
             flags.append(str(Flag.NOISY))
+        if relay_bound(measured.relay):
+            flags.append(str(Flag.RELAY_BOUND))
     row["flags"] = flags
     return row

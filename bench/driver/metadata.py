@@ -11,7 +11,8 @@ from importlib import metadata as importlib_metadata
 from bench.driver.dbprobe import DbProbe
 from lab.config import ROOT, Settings, available_cpus, format_cpus
 
-PACKAGES = ("django", "granian", "fastapi", "starlette", "tortoise-orm", "aiomysql", "pymysql", "mysqlclient",
+PACKAGES = ("django", "granian", "gunicorn", "uvicorn", "httptools", "fastapi", "starlette", "tortoise-orm",
+            "aiomysql", "pymysql", "mysqlclient",
             "uvloop", "jinja2", "aiofiles", "asgiref")
 
 

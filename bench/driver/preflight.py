@@ -9,17 +9,20 @@ from pathlib import Path
 
 from bench.schema import Tool
 from lab.config import ROOT
+from lab.stacks import STACKS
 
-GRANIAN = ROOT / ".venv" / "bin" / "granian"
+SERVER_BIN = ROOT / ".venv" / "bin"
 INSTALL_HINT = "scripts/setup.sh installs it"
 
 
-def missing_programs(tools: tuple[Tool, ...], external_server: bool) -> list[str]:
-    """One line per program the run needs and cannot find."""
+def missing_programs(tools: tuple[Tool, ...], external_server: bool, stacks: tuple[str, ...] = ()) -> list[str]:
+    """One line per program the run needs and cannot find (the servers of `stacks`)."""
     problems = []
     for program in ["taskset", *(str(t) for t in tools)]:
         if shutil.which(program) is None:
             problems.append(f"{program} not found on PATH ({INSTALL_HINT})")
-    if not external_server and not Path(GRANIAN).exists():
-        problems.append(f"granian not found at {GRANIAN} ({INSTALL_HINT})")
+    if not external_server:
+        for server in sorted({STACKS[s].server for s in stacks if s in STACKS} or {"granian"}):
+            if not Path(SERVER_BIN / server).exists():
+                problems.append(f"{server} not found at {SERVER_BIN / server} ({INSTALL_HINT})")
     return problems

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 
 from bench.schema import Endpoint, Tool
+from lab.stacks import STACKS
 
 ANY_ENDPOINT = "*"
 
@@ -27,6 +28,9 @@ class Profile:
     budget: str = field(default="")  # what it takes on the 2-CPU machine, as measured
     endpoint_repeats: dict[str, int] = field(default_factory=dict)  # more (or fewer) rounds for some endpoints
     ab_endpoints: tuple[str, ...] = ()  # where the ab cross-check runs (empty: every endpoint)
+    endpoints: tuple[str, ...] = ()  # what it measures unless --endpoints says (empty: every endpoint)
+    vary: dict[str, tuple[str, ...]] = field(default_factory=dict)  # settings it sweeps (bench/driver/variants.py)
+    stacks: tuple[str, ...] = ()  # what it measures unless --stacks says (empty: the registry's default stacks)
 
     def levels_for(self, endpoint: Endpoint) -> tuple[int, ...]:
         return self.levels.get(str(endpoint), self.levels[ANY_ENDPOINT])
@@ -43,12 +47,15 @@ class Profile:
     def record(self) -> dict:
         data = asdict(self)
         data["levels"] = {k: list(v) for k, v in self.levels.items()}
+        data["vary"] = {k: list(v) for k, v in self.vary.items()}
         return data
 
     @classmethod
     def from_record(cls, data: dict) -> Profile:
         return cls(**{**data, "levels": {k: tuple(v) for k, v in data["levels"].items()},
-                      "ab_endpoints": tuple(data.get("ab_endpoints", ()))})
+                      "ab_endpoints": tuple(data.get("ab_endpoints", ())),
+                      "endpoints": tuple(data.get("endpoints", ())), "stacks": tuple(data.get("stacks", ())),
+                      "vary": {k: tuple(v) for k, v in data.get("vary", {}).items()}})
 
 
 @dataclass(frozen=True)
@@ -78,10 +85,20 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
     Profile("smoke", {ANY_ENDPOINT: (2,)}, 1, 3, 1, 1, "tests: seconds per stack"),
     Profile("quick", {"ping": (16,), "sync": (2,), "async": (2,), ANY_ENDPOINT: (4,)}, 2, 12, 4, 1,
             "make bench: every stack and endpoint at one saturating level in interleaved wrk rounds (28 on "
-            "/ping/ and 14 on POST /sync/io/, the headline comparisons; 4 on the others), ab one round on "
-            "those two as a cross-check", "about 10-12 min", {"ping": 28, "sync-io": 14}, ("ping", "sync-io")),
+            "/ping/ and 16 on POST /sync/io/, the headline comparisons; 4 on the others), ab one round on "
+            "those two as a cross-check", "about 10-12 min", {"ping": 28, "sync-io": 16}, ("ping", "sync-io")),
     Profile("standard", {ANY_ENDPOINT: (4, 16, 64)}, 10, 60, 5, 3,
             "a considered comparison: three levels, 5 rounds, ab cross-check in 3 rounds", "about 1.5 h"),
     Profile("full", {ANY_ENDPOINT: (1, 4, 16, 64, 256)}, 15, 120, 5, 3,
             "curves for a write-up", "about 5 h"),
+    Profile("servers", {"ping": (16,), "sync": (2,), "async": (2,), ANY_ENDPOINT: (4,)}, 2, 12, 4, 1,
+            "every registered stack: Django and FastAPI on Granian, gunicorn and uvicorn, and the framework-free "
+            "apps that give each server's /ping/ ceiling; quick's levels, 12 wrk rounds on /ping/, 4 on the others, "
+            "ab one round on /ping/ and POST /sync/io/", "about 25 min", {"ping": 12}, ("ping", "sync-io"),
+            stacks=tuple(STACKS)),
+    Profile("latency", {ANY_ENDPOINT: (16,)}, 3, 12, 3, 0,
+            "where async pays off: the io endpoints of every stack with the database 0, 0.5, 1, 2 and 5 ms "
+            "away (the lab's relay), 16 connections (twice the 8 threads and pool connections), 3 interleaved "
+            "wrk rounds, no ab", "about 30 min", endpoints=("sync-io", "async-io"),
+            vary={"DB_LATENCY_MS": ("0", "0.5", "1", "2", "5")}),
 )}

@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from bench.driver.dbprobe import DatabaseGone, DbProbe, empty_io_dir
 from bench.driver.drain import wait_drained
@@ -20,15 +20,19 @@ from bench.driver.level import LevelContext, measure_level
 from bench.driver.metadata import collect_metadata
 from bench.driver.noise import NOISY_SHARE, speed_probe
 from bench.driver.profiles import Profile, ToolPlan
+from bench.driver.relay_process import RelayFailed, RelayProcess
 from bench.driver.results import RunFiles
+from bench.driver.round_trip import failed_delays, verify_relay
 from bench.driver.schedule import Round, build_rounds
 from bench.driver.tools import now
+from bench.driver.variants import UNIT_SEPARATOR, Variant, build_variants, split_unit, variant_of
 from bench.driver.verify import verify
 from bench.driver.window import TARGET_COMPLETIONS_PER_CONNECTION
 from bench.schema import MIN_COMPLETIONS_PER_CONNECTION, SCHEMA_VERSION, STEADY_TOLERANCE, Endpoint, Tool
 from lab import db
 from lab.config import ROOT, Settings, format_cpus
 from lab.serve import PortTaken, Server, ServerDied
+from lab.stacks import STACKS, serves
 
 MANAGE = [sys.executable, str(ROOT / "project" / "manage.py")]
 
@@ -41,16 +45,33 @@ class Plan:
     profile: Profile
     seed: int
     url: str | None = None
+    vary: dict[str, tuple[str, ...]] = field(default_factory=dict)  # the run's axes (bench/driver/variants.py)
 
     def record(self) -> dict:
         data = asdict(self)
         data["profile"] = self.profile.record()
+        data["vary"] = {k: list(v) for k, v in self.vary.items()}
         return data
 
-    def rounds(self, stacks: tuple[str, ...] | None = None) -> list[Round]:
+    def variants(self) -> list[Variant]:
+        return build_variants(self.vary)
+
+    def units(self) -> tuple[str, ...]:
+        """Every (stack, variant) the run measures, variant by variant."""
+        return tuple(v.unit(s) for v in self.variants() for s in self.stacks)
+
+    def rounds(self, units: tuple[str, ...] | None = None) -> list[Round]:
         tool_plan = ToolPlan(self.profile, self.tools)
-        return build_rounds(stacks or self.stacks, self.tools, self.endpoints, tool_plan.levels,
-                            tool_plan.repeats, self.seed)
+        return build_rounds(units or self.units(), self.tools, self.endpoints, tool_plan.levels,
+                            tool_plan.repeats, self.seed, unit_serves)
+
+
+def unit_serves(unit: str, endpoint: Endpoint) -> bool:
+    return serves(split_unit(unit)[0], str(endpoint))
+
+
+def row_unit(row: dict) -> str:
+    return f"{row['stack']}{UNIT_SEPARATOR}{row['variant']}" if row.get("variant") else row["stack"]
 
 
 class Terminated(KeyboardInterrupt):
@@ -80,14 +101,15 @@ class Runner:
         self.settings = settings
         self.files = files
         self.run = run
-        self.done = {(r["stack"], r["tool"], r["endpoint"], r["concurrency"], r["repeat"]) for r in files.rows()}
-        self.last_rps = {(r["stack"], r["tool"], r["endpoint"], r["concurrency"]): r["rps"] for r in files.rows()
+        self.done = {(row_unit(r), r["tool"], r["endpoint"], r["concurrency"], r["repeat"]) for r in files.rows()}
+        self.last_rps = {(row_unit(r), r["tool"], r["endpoint"], r["concurrency"]): r["rps"] for r in files.rows()
                          if r["status"] == "ok" and r["rps"]}
         self.total = sum(len(r["order"]) for r in run["rounds"])
         self.finished = len(self.done)
         self.level_seconds: list[float] = []
         self.probe: DbProbe | None = None
         self.fleet: Fleet | None = None
+        self.relay: RelayProcess | None = None
         self.abandoned: set[str] = set()
 
     # --- bookkeeping -------------------------------------------------------------------
@@ -129,7 +151,9 @@ class Runner:
             self.run["status"], self.run["failure"] = "running", None
             self.save()
             self.reset_database_state()
-            self.fleet = Fleet(self.plan.stacks, self.settings, self.files.dir, self.run["run_id"], self.plan.url)
+            units = self.start_relay(self.plan.units())
+            self.ensure_max_connections(units)
+            self.fleet = Fleet(units, self.settings, self.files.dir, self.run["run_id"], self.plan.url, self.relay)
             self.start_and_verify()
             for number, round_ in enumerate(self.run["rounds"]):
                 self.measure_round(number, round_)
@@ -142,7 +166,7 @@ class Runner:
                   file=sys.stderr)
             self.run["status"], code = "interrupted", interrupted_status(stop)
             self.run["failure"] = "stopped by SIGTERM" if isinstance(stop, Terminated) else "stopped by SIGINT"
-        except DatabaseGone as error:
+        except (DatabaseGone, RelayFailed) as error:
             print(f"bench: {error}; stopping the run (finished rows are kept)", file=sys.stderr)
             self.run["status"], self.run["failure"], code = "failed", str(error), 1
         except Exception as error:
@@ -156,6 +180,8 @@ class Runner:
         try:
             if self.fleet:
                 self.fleet.stop()
+            if self.relay:
+                self.relay.stop()
             if self.probe:
                 try:
                     self.reset_database_state()
@@ -173,6 +199,60 @@ class Runner:
         empty_io_dir(self.settings.io_dir)
         self.probe.reset_bench_records()
 
+    def start_relay(self, units: tuple[str, ...]) -> tuple[str, ...]:
+        """Start the latency relay if any unit needs it and check every setting's round trip;
+        returns the units to serve (those of a setting that missed are skipped, saying why)."""
+        if self.plan.url:
+            return units
+        latency = {unit: unit_settings(unit, self.settings).db_latency_ms for unit in units}
+        if not any(latency.values()):
+            return units
+        self.relay = RelayProcess(self.settings, [v for v in latency.values() if v > 0],
+                                  self.files.dir / "logs" / "relay.log")
+        self.relay.start()
+        print(f"bench: latency relay on CPUs {format_cpus(self.settings.db_cpus)}: "
+              f"{', '.join(f'{d:g} ms' for d in self.relay.ports)}; measuring its round trips", flush=True)
+        record = verify_relay(self.settings, self.relay)
+        self.run["metadata"]["relay"] = record
+        cost = record["relay_cost_ms"]
+        print(f"bench: database round trip {record['direct_round_trip_ms']['mysqlclient']:.3f} ms direct; the relay "
+              f"itself adds {cost['mysqlclient']:.3f} ms (mysqlclient), {cost['aiomysql']:.3f} ms (aiomysql)",
+              flush=True)
+        missed = failed_delays(record)
+        for entry in record["listeners"]:
+            added = entry["added_ms"]
+            if entry["delay_ms"]:
+                print(f"bench: relay {entry['delay_ms']:g} ms (holds {entry['hold_ms']:.3f} ms): adds "
+                      f"{added['mysqlclient']:.3f} / {added['aiomysql']:.3f} ms (mysqlclient / aiomysql) "
+                      f"{'ok' if entry['passed'] else 'MISSED'}", flush=True)
+        kept = []
+        for unit in units:  # at 0 ms the apps connect directly: the relay's own cost skips nothing
+            if latency[unit] > 0 and latency[unit] in missed:
+                info = self.stack_info(unit)
+                info["status"], info["reason"] = "skipped", missed[latency[unit]]
+                print(f"bench: {unit}: skipped ({info['reason']})", file=sys.stderr)
+            else:
+                kept.append(unit)
+        self.save()
+        return tuple(kept)
+
+    def ensure_max_connections(self, units: tuple[str, ...]) -> None:
+        """Every unit's server holds its persistent connections for the whole run: raise the
+        private MariaDB's max_connections to fit them all (one under load at a time)."""
+        if self.plan.url:
+            return
+        assert self.probe is not None
+        needed = sum(persistent_connections(u, unit_settings(u, self.settings)) for u in units) + \
+            self.settings.max_concurrency + 32
+        current = int(self.probe.query("SELECT @@max_connections")[0][0])
+        if needed > current:
+            if not self.settings.database.private:
+                print(f"bench: warning: the run's servers may hold {needed} connections; the database allows "
+                      f"{current}", file=sys.stderr)
+                return
+            self.probe.query(f"SET GLOBAL max_connections = {int(needed)}")
+            self.run["metadata"].setdefault("database", {})["max_connections"] = needed
+
     def start_and_verify(self) -> None:
         assert self.fleet is not None and self.probe is not None
         print(f"bench: starting {len(self.fleet.servers)} server(s) on CPUs {format_cpus(self.settings.server_cpus)}",
@@ -188,7 +268,8 @@ class Runner:
                 continue
             if info["status"] != "pending" and info.get("verification"):
                 continue
-            outcome = verify(stack, server.url, self.settings, self.probe)
+            endpoints = tuple(e for e in Endpoint if unit_serves(stack, e))
+            outcome = verify(stack, server.url, self.settings, self.probe, endpoints)
             info["verification"] = outcome
             print(f"bench: {stack}: verification {'passed' if outcome['passed'] else 'FAILED'}; "
                   f"{outcome['summary']}", flush=True)
@@ -217,7 +298,7 @@ class Runner:
         assert self.fleet is not None and self.probe is not None
         started = time.monotonic()
         context = LevelContext(self.settings, self.probe, self.fleet, self.plan.profile.duration_s,
-                               self.plan.profile.max_window_s, self.run["run_id"])
+                               self.plan.profile.max_window_s, self.run["run_id"], self.relay)
         raw_path = self.files.raw_path(rnd.tool, stack, rnd.endpoint, rnd.concurrency, rnd.repeat)
         key = (stack, str(rnd.tool), str(rnd.endpoint), rnd.concurrency)
         row, gone, died = measure_level(context, stack, rnd, self.last_rps.get(key), speed, raw_path,
@@ -251,6 +332,25 @@ class Runner:
         except (ServerDied, PortTaken) as error:
             info["status"], info["reason"] = "failed", f"server did not restart, stack abandoned: {error}"
             server.stop()
+
+
+def unit_settings(unit: str, settings: Settings) -> Settings:
+    """A unit's settings: the run's, with its variant's values over them."""
+    _, label = split_unit(unit)
+    return variant_of(label).settings() if label else settings
+
+
+def persistent_connections(unit: str, settings: Settings) -> int:
+    """Database connections a unit's server holds while idle: Django under WSGI one per
+    thread, FastAPI its pool and one per sync thread; Django under ASGI and the raw apps none."""
+    spec = STACKS.get(split_unit(unit)[0])
+    if spec is None:
+        return 0
+    if spec.app == "django" and spec.interface == "wsgi":
+        return settings.django_wsgi_workers * settings.django_wsgi_blocking_threads
+    if spec.app == "fastapi":
+        return settings.fastapi_workers * (settings.fastapi_pool_size + settings.fastapi_sync_threads)
+    return 0
 
 
 def measuring_rules() -> dict:

@@ -33,8 +33,9 @@ class Round:
 
 def build_rounds(stacks: tuple[str, ...], tools: tuple[Tool, ...], endpoints: tuple[Endpoint, ...],
                  levels: Callable[[Tool, Endpoint], tuple[int, ...]], repeats: Callable[[Tool, Endpoint], int],
-                 seed: int) -> list[Round]:
-    """Every round of the run in the order it is measured."""
+                 seed: int, serves: Callable[[str, Endpoint], bool] = lambda stack, endpoint: True) -> list[Round]:
+    """Every round of the run in the order it is measured; a round holds the stacks that
+    serve its endpoint (a framework-free app serves /ping/ alone)."""
     rng = random.Random(seed)
     rounds = []
     for repeat in range(1, max((repeats(t, e) for t in tools for e in endpoints), default=0) + 1):
@@ -42,6 +43,9 @@ def build_rounds(stacks: tuple[str, ...], tools: tuple[Tool, ...], endpoints: tu
             for endpoint in endpoints:
                 if repeat > repeats(tool, endpoint):
                     continue
+                serving = [s for s in stacks if serves(s, endpoint)]
+                if not serving:
+                    continue
                 for concurrency in levels(tool, endpoint):
-                    rounds.append(Round(tool, endpoint, concurrency, repeat, tuple(rng.sample(stacks, len(stacks)))))
+                    rounds.append(Round(tool, endpoint, concurrency, repeat, tuple(rng.sample(serving, len(serving)))))
     return rounds

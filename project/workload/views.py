@@ -1,6 +1,7 @@
 """The lab's endpoints: users page and io workload, each via a sync and an async path."""
 
 import json
+import os
 import platform
 import time
 
@@ -100,10 +101,11 @@ async def io_async(request):
 def info(request):
     lab = settings.LAB
     body = {
-        "stack": "django-asgi" if settings.USE_ASGI else "django-wsgi",
+        # Which stack and server this is, the starter says (lab/serve.py): the app never names its own server.
+        "stack": os.environ.get("LAB_STACK", "unknown"),
         "framework": "django",
         "interface": "asgi" if settings.USE_ASGI else "wsgi",
-        "server": "granian",
+        "server": os.environ.get("LAB_SERVER", "unknown"),
         "versions": {"python": platform.python_version(), "django": django.__version__,
                      "mysqlclient": ".".join(map(str, MySQLdb.version_info[:3]))},
         "db_driver": "mysqlclient",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -31,7 +32,6 @@ from bench.schema import (
     STEADY_TOLERANCE,
     Endpoint,
     Flag,
-    Stack,
     Tool,
     validate_row,
     validate_run,
@@ -295,7 +295,7 @@ def test_fastapi_stack_is_verified_and_measured(database, run_db, tmp_path):
                           timeout=120)
     (run_dir,) = run_dirs(tmp_path / "out")
     run, rows = read_run(run_dir)
-    info = run["stacks"][Stack.FASTAPI]
+    info = run["stacks"]["fastapi"]
     assert info["verification"]["passed"], info["verification"]["failed"]
     assert proc.returncode == 0, proc.stderr
     assert info["verification"]["statements_per_request"]["async-io"]["workload"] == WORKLOAD
@@ -303,3 +303,37 @@ def test_fastapi_stack_is_verified_and_measured(database, run_db, tmp_path):
     assert_rows_follow_contract(run_dir, rows)
     assert all(row["status"] == "ok" and row["valid"] for row in rows)
     assert marked_processes(marker) == {} and run_cgroups(run["run_id"]) == []
+
+
+def test_a_stack_added_to_the_registry_alone_is_served_verified_and_measured(database, run_db, tmp_path, monkeypatch):
+    """One registry entry is all a new stack needs: a throw-away copy of the raw ASGI app
+    under a new id, registered in this process only, goes through the driver (in-process,
+    so it sees the entry) like any other stack."""
+    from dataclasses import replace
+
+    from bench.driver import cli
+    from lab import stacks
+
+    throwaway = replace(stacks.STACKS["raw-asgi"], id="throwaway-asgi", label="throw-away", default=False)
+    monkeypatch.setitem(stacks.STACKS, throwaway.id, throwaway)
+    for key, value in driver_env(run_db, tmp_path / "io", uuid.uuid4().hex).items():
+        monkeypatch.setenv(key, value)
+    affinity = os.sched_getaffinity(0)
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        code = cli.main(["--stacks", "throwaway-asgi django-wsgi", "--endpoints", "ping sync-io",
+                         "--concurrency", "2", *SMOKE, "--out", str(tmp_path / "out")])
+    finally:
+        os.sched_setaffinity(0, affinity)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    assert code == 0
+    (run_dir,) = run_dirs(tmp_path / "out")
+    run, rows = read_run(run_dir)
+    info = run["stacks"]["throwaway-asgi"]
+    assert info["status"] == "measured" and info["verification"]["passed"], info
+    assert [c["name"].split(":")[0] for c in info["verification"]["checks"]][:3] == ["ping"] * 3
+    assert {(r["stack"], r["endpoint"]) for r in rows} == {
+        ("throwaway-asgi", "ping"), ("django-wsgi", "ping"), ("django-wsgi", "sync-io")}
+    assert all(r["status"] == "ok" for r in rows)
+    assert run_cgroups(run["run_id"]) == []

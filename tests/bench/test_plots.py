@@ -17,7 +17,8 @@ from scipy import stats as scipy_stats
 from bench.analysis import marks, plots, ratio_chart
 from bench.analysis.frames import aggregate, load_run
 from bench.analysis.stacks import FALLBACK_COLOURS, STACK_STYLES, endpoint_sort_key, endpoint_title, stack_style
-from bench.schema import Flag, Stack
+from bench.schema import Flag
+from lab.stacks import STACKS
 
 # Written out here, not read from plots.METRICS, so a chart dropped from the code fails the test.
 MEASURES = ("server-cpu-ms", "throughput", "latency-p99", "server-memory", "error-rate", "client-cpu")
@@ -135,8 +136,8 @@ def test_every_flag_has_its_own_marker():
     assert len({m.marker for m in marks.MARKS.values()}) == len(marks.MARKS)
 
 
-def test_stack_colours_come_from_one_table_with_a_stable_fallback():
-    assert set(STACK_STYLES) == {s.value for s in Stack}
+def test_stack_colours_come_from_the_registry_with_a_stable_fallback():
+    assert set(STACK_STYLES) == set(STACKS)
     assert len({s.colour for s in STACK_STYLES.values()}) == len(STACK_STYLES)
     unknown = stack_style("my-custom-stack")
     assert unknown.label == "my-custom-stack"

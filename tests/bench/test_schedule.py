@@ -39,7 +39,7 @@ def test_rounds_go_repeat_first():
 
 def test_the_headline_endpoints_get_more_rounds_in_the_quick_profile():
     per_endpoint = Counter(r.endpoint for r in rounds(tools=(Tool.WRK,)))
-    assert per_endpoint == {Endpoint.PING: 20, Endpoint.SYNC_IO: 16}
+    assert per_endpoint == {Endpoint.PING: 28, Endpoint.SYNC_IO: 16}
     plan = ToolPlan(PROFILES["quick"], (Tool.WRK,))
     assert plan.repeats(Tool.WRK, Endpoint.SYNC) == 4
     assert ToolPlan(PROFILES["quick"].with_repeats(3), (Tool.WRK,)).repeats(Tool.WRK, Endpoint.PING) == 3
@@ -64,3 +64,15 @@ def test_ab_alone_is_measured_like_wrk():
 def test_profiles_round_trip_through_run_json():
     for profile in PROFILES.values():
         assert type(profile).from_record(profile.record()) == profile
+
+
+def test_the_latency_profile_sweeps_the_io_endpoints_across_round_trips_with_wrk_alone():
+    latency = PROFILES["latency"]
+    assert latency.endpoints == ("sync-io", "async-io") and latency.vary == {
+        "DB_LATENCY_MS": ("0", "0.5", "1", "2", "5")}
+    plan = ToolPlan(latency, (Tool.WRK, Tool.AB))
+    units = tuple(f"{s}@DB_LATENCY_MS={v}" for v in latency.vary["DB_LATENCY_MS"] for s in STACKS)
+    found = build_rounds(units, (Tool.WRK, Tool.AB), (Endpoint.SYNC_IO, Endpoint.ASYNC_IO), plan.levels,
+                         plan.repeats, 3)
+    assert {r.tool for r in found} == {Tool.WRK} and len(found) == 2 * latency.repeats
+    assert all(sorted(r.order) == sorted(units) for r in found)

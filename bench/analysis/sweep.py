@@ -1,0 +1,322 @@
+"""A run that varied a setting (`--vary`, or the `latency` profile): every stack's
+throughput and p99 along the axis, within-round ratios at every value, which limit binds
+where, and the chart. With the database round trip as the axis this is the report's
+"where async pays off".
+
+Figures follow the rest of the report: throughput is the geometric mean over counted
+rounds with its 95 % interval; ratios are paired within rounds (both stacks measured in
+the same round at the same setting); p99 and CPU are medians of counted rounds.
+
+Which limit binds is read from the data, not assumed: a stack whose server used at least
+CPU_BOUND_SHARE of its CPU quota is CPU-bound there; below that it is waiting (on the
+database), and what caps the requests it has in flight is its own setting (threads or
+pool) when that is below the connections the client holds, else the client's concurrency.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from bench.analysis import markdown, stats
+from bench.analysis.frames import Run, round_ratios
+from bench.analysis.sentences import fmt_interval, short
+from bench.analysis.stacks import endpoint_sort_key, endpoint_title, stack_label, stack_sort_key, stack_style
+from lab.stacks import DJANGO_ASGI, DJANGO_WSGI, FASTAPI
+
+LATENCY = "DB_LATENCY_MS"
+CPU_BOUND_SHARE = 0.85
+CHART = "sweep.png"
+TABLE_HEADERS = ("endpoint", "connections", "setting", "stack", "rounds counted / rows", "throughput (RPS) [95 %]",
+                 "p99 (ms)",
+                 "server CPU (share of quota)", "what binds", "flags")
+PAIRS = ((DJANGO_ASGI, DJANGO_WSGI), (FASTAPI, DJANGO_WSGI))
+
+
+@dataclass(frozen=True)
+class Limit:
+    setting: str  # the settings.env key
+    what: str
+    workers: str | None  # multiplied by this key's value (worker processes)
+
+
+# What caps the requests a stack has in flight on an io endpoint ("*": every endpoint).
+LIMITS: dict[tuple[str, str], Limit | None] = {
+    (DJANGO_WSGI, "*"): Limit("DJANGO_WSGI_BLOCKING_THREADS", "blocking threads", "DJANGO_WSGI_WORKERS"),
+    # Django's ASGI handler gives every request its own thread (and, with CONN_MAX_AGE 0, connection).
+    (DJANGO_ASGI, "*"): None,
+    (FASTAPI, "sync-io"): Limit("FASTAPI_SYNC_THREADS", "sync threads", "FASTAPI_WORKERS"),
+    (FASTAPI, "async-io"): Limit("FASTAPI_POOL_SIZE", "pool connections", "FASTAPI_WORKERS"),
+}
+
+
+def axis(run: Run) -> str | None:
+    """The first setting the run varied, or None."""
+    vary = (run.info.get("plan") or {}).get("vary") or {}
+    return next(iter(vary), None) if isinstance(vary, dict) and len(run.variants) > 1 else None
+
+
+def _value(variant: str, key: str) -> float:
+    for part in variant.split(","):
+        name, _, value = part.partition("=")
+        if name == key:
+            return float(value)
+    return math.nan
+
+
+def _others(variant: str, key: str) -> str:
+    """The variant's other axes (a series of its own along `key`), "" with one axis."""
+    return ",".join(part for part in variant.split(",") if part and not part.startswith(f"{key}="))
+
+
+def _setting(run: Run, variant: str, key: str) -> float:
+    varied = _value(variant, key)
+    if not math.isnan(varied):
+        return varied
+    value = (run.meta("settings") or {}).get(key.lower()) if isinstance(run.meta("settings"), dict) else None
+    return float(value) if isinstance(value, (int, float)) else math.nan
+
+
+def in_flight_limit(run: Run, stack: str, endpoint: str, variant: str) -> tuple[float, Limit | None]:
+    """The most requests the stack serves at once on this endpoint (inf: no limit of its own)."""
+    key = (stack, endpoint) if (stack, endpoint) in LIMITS else (stack, "*")
+    limit = LIMITS.get(key)
+    if limit is None:
+        return math.inf, None
+    workers = _setting(run, variant, limit.workers) if limit.workers else 1.0
+    return _setting(run, variant, limit.setting) * (workers if not math.isnan(workers) else 1.0), limit
+
+
+def _tool_rows(run: Run) -> pd.DataFrame:
+    """The rows of one tool: wrk when the run has it (ab is a cross-check), else the first."""
+    tool = "wrk" if (run.rows["tool"] == "wrk").any() else run.rows["tool"].iloc[0]
+    return run.rows[run.rows["tool"] == tool]
+
+
+def table(run: Run, key: str) -> pd.DataFrame:
+    """One row per endpoint x concurrency x stack x variant (of one tool): x (the axis's
+    value), series (the other axes), counted rounds, rows, RPS geometric mean [95 %], p99
+    and server CPU share medians, flags."""
+    rows = _tool_rows(run)
+    found = []
+    for (endpoint, concurrency, stack, variant), group in rows.groupby(["endpoint", "concurrency", "stack",
+                                                                         "variant"]):
+        counted = group[group["counted"]]
+        rps = stats.geometric_interval(counted["rps"].to_numpy())
+        found.append({"endpoint": endpoint, "stack": stack, "variant": variant, "x": _value(variant, key),
+                      "series": _others(variant, key),
+                      "rounds": len(counted), "rows": len(group), "rps": rps.estimate, "low": rps.low,
+                      "high": rps.high, "p99": counted["latency_ms_p99"].median(),
+                      "p99_low": counted["latency_ms_p99"].min(), "p99_high": counted["latency_ms_p99"].max(),
+                      "cpu_share": counted["server_cpu_share"].median(),
+                      "concurrency": int(concurrency),
+                      "flags": tuple(sorted(set().union(*group["flags"])))})
+    frame = pd.DataFrame(found)
+    if frame.empty:
+        return frame
+    frame["endpoint_rank"] = frame["endpoint"].map(endpoint_sort_key)
+    frame["stack_rank"] = frame["stack"].map(stack_sort_key)
+    return frame.sort_values(["endpoint_rank", "concurrency", "series", "x", "stack_rank"]).drop(
+        columns=["endpoint_rank", "stack_rank"])
+
+
+def binds(run: Run, row: pd.Series) -> str:
+    """What limits this stack here, from its CPU and its in-flight limit."""
+    if math.isnan(row["cpu_share"]):
+        return "unknown (nothing counted)"
+    if row["cpu_share"] >= CPU_BOUND_SHARE:
+        return f"CPU ({row['cpu_share']:.0%} of quota)"
+    most, limit = in_flight_limit(run, row["stack"], row["endpoint"], row["variant"])
+    if limit is not None and most < row["concurrency"]:
+        return f"its {most:g} {limit.what} ({limit.setting})"
+    return f"waiting on the database, all {row['concurrency']} connections in flight"
+
+
+def ratios(run: Run, key: str, a: str, b: str) -> dict[tuple[str, int, str, float], stats.Verdict]:
+    """(endpoint, concurrency, series, x) -> a/b paired within rounds at that setting (one tool)."""
+    tool = _tool_rows(run)["tool"].iloc[0] if not run.rows.empty else "wrk"
+    found = {}
+    for variant in run.variants:
+        pairs = round_ratios(run.only_variant(variant).rows, a, b)
+        pairs = pairs[pairs["tool"] == tool]
+        for (endpoint, concurrency), group in pairs.groupby(["endpoint", "concurrency"]):
+            found[(endpoint, int(concurrency), _others(variant, key), _value(variant, key))] = stats.paired_ratio(
+                group["a_rps"].to_numpy(dtype=float), group["b_rps"].to_numpy(dtype=float))
+    return found
+
+
+def _where(endpoint: str, concurrency: int, series: str, several_levels: bool) -> str:
+    return (endpoint_title(endpoint) + (f" at {concurrency} connections" if several_levels else "")
+            + (f" ({series})" if series else ""))
+
+
+def _fmt_x(key: str, x: float) -> str:
+    return f"{x:g} ms" if key == LATENCY else f"{key}={x:g}"
+
+
+def stack_sentences(run: Run, key: str, frame: pd.DataFrame) -> list[str]:
+    """Per endpoint and stack: throughput from the axis's first value to its last, and what binds where."""
+    lines = []
+    several = frame["concurrency"].nunique() > 1
+    for (endpoint, concurrency, series, stack), group in frame.groupby(["endpoint", "concurrency", "series", "stack"],
+                                                                       sort=False):
+        group = group.sort_values("x")
+        first, last = group.iloc[0], group.iloc[-1]
+        change = (f" ({last['rps'] / first['rps']:.2f}x)" if first["rps"] > 0 and not math.isnan(last["rps"])
+                  else "")
+        spans: list[tuple[str, list[float]]] = []
+        for row in group.itertuples():
+            what = binds(run, pd.Series(row._asdict()))
+            what = what.split(" (")[0] if what.startswith("CPU") else what
+            if spans and spans[-1][0] == what:
+                spans[-1][1].append(row.x)
+            else:
+                spans.append((what, [row.x]))
+        binding = "; ".join(f"{_span(key, xs)}: {what}" for what, xs in spans)
+        lines.append(f"{stack_label(stack)}, {_where(endpoint, concurrency, series, several)}: {first['rps']:.1f} "
+                     f"RPS at {_fmt_x(key, first['x'])}, {last['rps']:.1f} at {_fmt_x(key, last['x'])}{change}. "
+                     f"Binding: {binding}.")
+    return lines
+
+
+def _span(key: str, xs: list[float]) -> str:
+    return _fmt_x(key, xs[0]) if len(xs) == 1 else f"{_fmt_x(key, xs[0])} to {_fmt_x(key, xs[-1])}"
+
+
+def ratio_lines(run: Run, key: str) -> list[str]:
+    lines = []
+    for a, b in PAIRS:
+        found = ratios(run, key, a, b)
+        several = len({k[1] for k in found}) > 1
+        for where in sorted({k[:3] for k in found}, key=lambda k: (endpoint_sort_key(k[0]), k[1], k[2])):
+            points = sorted((k[3], v) for k, v in found.items() if k[:3] == where)
+            text = "; ".join(f"{_fmt_x(key, x)} {fmt_interval(v)} {_kind(v)}" for x, v in points)
+            lines.append(f"{short(a)}/{short(b)}, {_where(*where, several)}: {text}")
+    return lines
+
+
+def _kind(verdict: stats.Verdict) -> str:
+    return f"({verdict.n} rounds, {verdict.kind})"
+
+
+def async_answer(run: Run) -> str | None:
+    """The first screen's "where does async pay off?" when the run swept the database round
+    trip: from which round trip Django ASGI serves more than WSGI on an io endpoint."""
+    if axis(run) != LATENCY:
+        return None
+    found = ratios(run, LATENCY, DJANGO_ASGI, DJANGO_WSGI)
+    if not found:
+        return "**Where does async pay off? No verdict**: no round counted both Django ASGI and WSGI."
+    parts, first_ahead = [], None
+    several = len({k[1] for k in found}) > 1
+    for where in sorted({k[:3] for k in found}, key=lambda k: (endpoint_sort_key(k[0]), k[1], k[2])):
+        points = sorted((k[3], v) for k, v in found.items() if k[:3] == where)
+        ahead = [x for x, v in points if v.kind is stats.Kind.AHEAD]
+        if ahead:
+            first_ahead = min(first_ahead if first_ahead is not None else math.inf, ahead[0])
+        parts.append(f"{_where(*where, several)}: " + ", ".join(f"{x:g} ms **{fmt_interval(v)}**" for x, v in points))
+    head = (f"from a {first_ahead:g} ms database round trip on" if first_ahead is not None
+            else "nowhere on this axis: ASGI is never ahead beyond noise on")
+    word = f"From {first_ahead:g} ms" if first_ahead is not None else "Not here"
+    return (f"**Where does async pay off? {word}"
+            f"**: Django ASGI serves more than WSGI {head} the io endpoints. ASGI/WSGI throughput by round trip "
+            f"added: {'; '.join(parts)} (details: the section below).")
+
+
+def _relay_lines(run: Run) -> list[str]:
+    relay = run.meta("relay")
+    if not isinstance(relay, dict):
+        return []
+    direct, cost = relay.get("direct_round_trip_ms") or {}, relay.get("relay_cost_ms") or {}
+    checks = ", ".join(f"{e['delay_ms']:g} ms → +{e['added_ms']['mysqlclient']:.3f} / "
+                       f"+{e['added_ms']['aiomysql']:.3f} ms{'' if e['passed'] else ' (MISSED)'}"
+                       for e in relay.get("listeners", []) if e.get("delay_ms"))
+    return [(f"The database round trip (`SELECT 1`, median of {relay.get('samples')}) is "
+             f"{direct.get('mysqlclient', math.nan):.3f} ms direct with mysqlclient and "
+             f"{direct.get('aiomysql', math.nan):.3f} ms with aiomysql. Through the lab's relay the apps' own "
+             f"drivers measured each setting (added round trip, mysqlclient / aiomysql): {checks}; the relay "
+             f"itself adds {cost.get('mysqlclient', math.nan):.3f} / {cost.get('aiomysql', math.nan):.3f} ms "
+             "(its 0 ms listener against the direct path). At 0 ms the apps connect directly.")]
+
+
+def section(run: Run) -> str:
+    """The report's sweep section ("" when the run varied nothing)."""
+    key = axis(run)
+    if key is None:
+        return ""
+    frame = table(run, key)
+    title = ("## Where async pays off: the database round trip" if key == LATENCY
+             else f"## Along {key}")
+    rows = [(endpoint_title(r.endpoint), r.concurrency, _fmt_x(key, r.x) + (f" {r.series}" if r.series else ""),
+             stack_label(r.stack), f"{r.rounds} / {r.rows}",
+             _rps(r), "–" if math.isnan(r.p99) else f"{r.p99:.0f}",
+             "–" if math.isnan(r.cpu_share) else f"{r.cpu_share:.0%}", binds(run, pd.Series(r._asdict())),
+             ", ".join(r.flags) or "none") for r in frame.itertuples()]
+    intro = ("Every stack at every setting, measured in the same interleaved rounds at "
+             f"{int(frame['concurrency'].max()) if not frame.empty else '?'} connections. Throughput: geometric mean "
+             "of counted rounds [95 % interval]; ratios: paired within rounds at the same setting. *What binds*: "
+             f"CPU where the server used at least {CPU_BOUND_SHARE:.0%} of its quota, else what caps the requests it "
+             "has in flight (its threads or pool, or the client's connections). Flags stay visible: "
+             "db_bound, relay_bound and client_bound rows measured the set-up, not the stack.")
+    parts = [title, intro, *_relay_lines(run), f"![Throughput and p99 along {key}](charts/{CHART})",
+             "### What binds where", "\n".join(f"- {line}" for line in stack_sentences(run, key, frame)),
+             "### Ratios within rounds", "\n".join(f"- {line}" for line in ratio_lines(run, key)) or "- none counted",
+             markdown.table(TABLE_HEADERS, rows) if rows else "No row was measured."]
+    return "\n\n".join(parts)
+
+
+def _rps(r) -> str:
+    if math.isnan(r.rps):
+        return "no counted round"
+    return f"{r.rps:.1f} [{r.low:.1f}–{r.high:.1f}]" if not math.isnan(r.low) else f"{r.rps:.1f} [no interval]"
+
+
+def draw(run: Run, path: Path, footer: str) -> Path | None:
+    """Throughput (band: 95 % interval) and p99 (band: min-max) along the axis, a column
+    per endpoint, a line per stack; hollow points where rows were flagged."""
+    key = axis(run)
+    if key is None:
+        return None
+    frame = table(run, key)
+    endpoints = sorted(frame["endpoint"].unique(), key=endpoint_sort_key)
+    fig = Figure(figsize=(12, 7.5), dpi=100)
+    fig.suptitle(f"Throughput and p99 along {key}" + (" (database round trip added, ms)" if key == LATENCY else ""),
+                 fontsize=13, x=0.01, ha="left")
+    fig.text(0.01, 0.01, footer, fontsize=8, color="dimgrey")
+    axes = fig.subplots(2, len(endpoints), squeeze=False)
+    for column, endpoint in enumerate(endpoints):
+        on_endpoint = frame[frame["endpoint"] == endpoint]
+        several = on_endpoint["concurrency"].nunique() > 1
+        styles = ("-", "--", ":", "-.")
+        for (concurrency, series, stack), group in on_endpoint.groupby(["concurrency", "series", "stack"], sort=False):
+            group = group.sort_values("x")
+            style = stack_style(stack)
+            x = group["x"].to_numpy()
+            label = style.label + (f" c={concurrency}" if several else "") + (f" {series}" if series else "")
+            line = styles[(sorted(on_endpoint["concurrency"].unique()).index(concurrency)
+                           + sorted(on_endpoint["series"].unique()).index(series)) % len(styles)]
+            for ax, centre, low, high in ((axes[0][column], "rps", "low", "high"),
+                                          (axes[1][column], "p99", "p99_low", "p99_high")):
+                ax.plot(x, group[centre], marker="o", color=style.colour, label=label, linestyle=line)
+                ax.fill_between(x, group[low].to_numpy(dtype=float), group[high].to_numpy(dtype=float),
+                                color=style.colour, alpha=0.15)
+                flagged = group[group["flags"].apply(bool)]
+                ax.scatter(flagged["x"], flagged[centre], s=110, facecolors="none", edgecolors=style.colour)
+        axes[0][column].set_title(endpoint_title(endpoint))
+        axes[0][column].set_ylabel("throughput (RPS)")
+        axes[1][column].set_ylabel("p99 latency (ms)")
+        for ax in (axes[0][column], axes[1][column]):
+            ax.set_xlabel("database round trip added (ms)" if key == LATENCY else key)
+            ax.set_ylim(bottom=0)
+            ax.grid(alpha=0.3)
+            ax.set_xticks(np.unique(frame["x"].to_numpy()))
+    axes[0][0].legend(title="hollow ring: a flagged row", fontsize=9, title_fontsize=8)
+    fig.tight_layout(rect=(0, 0.03, 1, 0.95))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return path

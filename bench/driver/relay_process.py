@@ -1,0 +1,128 @@
+"""The latency relay (lab/relay.py) as the driver runs it: one process for the whole run,
+pinned to DB_CPUS, one listener per delay the run needs, always one at 0 ms (to measure
+the relay's own cost against the direct path). Started before the servers that connect
+through it, stopped after them; stopping never leaves it behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.driver.sampling import process_cpu_s
+from lab.config import ROOT, Settings, format_cpus
+from lab.net import free_port
+
+READY_TIMEOUT_S = 10
+STOP_TIMEOUT_S = 5
+
+
+class RelayFailed(RuntimeError):
+    """The relay did not start or stopped answering; the message says why, with its log."""
+
+
+class RelayProcess:
+    def __init__(self, settings: Settings, delays_ms: list[float], log_path: Path):
+        self.settings = settings
+        self.ports = {delay: free_port() for delay in sorted({0.0, *delays_ms})}
+        self.control_port = free_port()
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+        db = settings.database
+        self.command = ["taskset", "-c", format_cpus(settings.db_cpus), sys.executable, "-m", "lab.relay",
+                        "--target", f"{db.host}:{db.port}", "--control", str(self.control_port),
+                        *(a for delay, port in self.ports.items() for a in ("--listen", f"{port}={delay:g}"))]
+
+    def address(self, delay_ms: float) -> str:
+        return f"127.0.0.1:{self.ports[delay_ms]}"
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(self.command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log,
+                                            stderr=subprocess.STDOUT, start_new_session=True,
+                                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            try:
+                self.counters()
+                return
+            except RelayFailed:
+                if self.process.poll() is not None:
+                    break
+                time.sleep(0.05)
+        self.stop()
+        raise RelayFailed(f"the latency relay did not start; log: {self.log_tail()}")
+
+    def counters(self, command: str = "counters") -> dict[float, dict]:
+        """Cumulative counters per delay (lab/relay.py Counters)."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.control_port), timeout=5) as conn:
+                conn.sendall(command.encode() + b"\n")
+                data = b""
+                while chunk := conn.recv(65536):
+                    data += chunk
+            by_port = json.loads(data)
+        except (OSError, ValueError) as error:
+            raise RelayFailed(f"the latency relay does not answer: {error}") from None
+        return {delay: by_port[str(port)] for delay, port in self.ports.items()}
+
+    def hold(self, delay_ms: float, hold_ms: float) -> None:
+        """Hold the chunks of the `delay_ms` listener `hold_ms` (the setting less the relay's own cost)."""
+        self.counters(f"hold {self.ports[delay_ms]} {hold_ms:.4f}")
+
+    def cpu_s(self) -> float:
+        return process_cpu_s({self.process.pid}) if self.process and self.process.poll() is None else 0.0
+
+    def pids(self) -> set[int]:
+        return {self.process.pid} if self.process and self.process.poll() is None else set()
+
+    def log_tail(self) -> str:
+        try:
+            return " | ".join(self.log_path.read_text(errors="replace").strip().splitlines()[-5:]) or "(empty log)"
+        except FileNotFoundError:
+            return "(no log)"
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(self.process.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                self.process.wait(STOP_TIMEOUT_S)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        self.process.wait()
+        self.process = None
+
+
+def level_reading(before: dict, after: dict, elapsed_s: float, cpu_s: float) -> dict:
+    """One listener over one window: RELAY_KEYS (bench/schema.py)."""
+    chunks = after["chunks"] - before["chunks"]
+    lag = after["lag_excess_sum_s"] - before["lag_excess_sum_s"]
+    return {"delay_ms": after["delay_ms"], "chunks": chunks,
+            "lag_excess_mean_ms": round(lag / chunks * 1000, 4) if chunks else None,
+            "lag_excess_max_ms": round(after["lag_excess_max_s"] * 1000, 3),
+            "cpu_share": round(cpu_s / elapsed_s, 4) if elapsed_s > 0 else None}
+
+
+def tolerance_ms(delay_ms: float) -> float:
+    """How far a measured added round trip (or the relay's lateness under load) may be from
+    the setting: 10 % of it, at least 0.1 ms (a round trip on this machine is ~0.05 ms)."""
+    return max(0.1 * delay_ms, 0.1)
+
+
+def relay_bound(reading: dict | None) -> bool:
+    """The relay held chunks longer than its delay allows on average: it set the pace."""
+    if not reading or reading["lag_excess_mean_ms"] is None:
+        return False
+    return reading["lag_excess_mean_ms"] > tolerance_ms(reading["delay_ms"])

@@ -1,0 +1,99 @@
+"""The database round trip as the apps see it, measured with the apps' own drivers:
+mysqlclient (Django, FastAPI's sync path) and aiomysql (Tortoise, FastAPI's async path),
+each timing `SELECT 1` on one connection, directly and through every relay listener.
+
+Before any server connects through the relay, each setting must hold: the added round
+trip (through the listener minus direct) within relay_process.tolerance_ms of the
+setting, with both drivers. The 0 ms listener gives the relay's own cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+
+import aiomysql
+import MySQLdb
+
+from bench.driver.relay_process import RelayProcess, tolerance_ms
+from lab.config import Settings
+
+SAMPLES = 200
+CALIBRATION_PASSES = 3  # hold = setting - own cost, then corrected by what it still missed, twice at most
+
+
+def _mysqlclient_ms(settings: Settings, host: str, port: int) -> float:
+    db = settings.database
+    conn = MySQLdb.connect(host=host, port=port, user=db.user, password=db.password, database=db.name)
+    try:
+        cur = conn.cursor()
+        times = []
+        for _ in range(SAMPLES):
+            start = time.perf_counter()
+            cur.execute("SELECT 1")
+            cur.fetchall()
+            times.append(time.perf_counter() - start)
+        return statistics.median(times) * 1000
+    finally:
+        conn.close()
+
+
+async def _aiomysql_ms(settings: Settings, host: str, port: int) -> float:
+    db = settings.database
+    conn = await aiomysql.connect(host=host, port=port, user=db.user, password=db.password, db=db.name)
+    try:
+        cur = await conn.cursor()
+        times = []
+        for _ in range(SAMPLES):
+            start = time.perf_counter()
+            await cur.execute("SELECT 1")
+            await cur.fetchall()
+            times.append(time.perf_counter() - start)
+        return statistics.median(times) * 1000
+    finally:
+        conn.close()
+
+
+def round_trips_ms(settings: Settings, host: str, port: int) -> dict[str, float]:
+    """Median `SELECT 1` time per driver, ms."""
+    return {"mysqlclient": round(_mysqlclient_ms(settings, host, port), 4),
+            "aiomysql": round(asyncio.run(_aiomysql_ms(settings, host, port)), 4)}
+
+
+def verify_relay(settings: Settings, relay: RelayProcess) -> dict:
+    """Set every listener's hold and check what it adds. run.json `relay`: the direct round
+    trip; the relay's own cost (its 0 ms listener against the direct path); per listener
+    the hold (the setting less that cost, corrected by the mean miss of both drivers, up to
+    CALIBRATION_PASSES), its round trip, what it adds against the setting, and whether
+    that is within tolerance with both drivers."""
+    db = settings.database
+    direct = round_trips_ms(settings, db.host, db.port)
+    zero = round_trips_ms(settings, "127.0.0.1", relay.ports[0.0])
+    cost = {driver: round(zero[driver] - direct[driver], 4) for driver in zero}
+    own_cost = max(0.0, statistics.mean(cost.values()))
+    listeners = []
+    for delay, port in relay.ports.items():
+        hold, via = max(0.0, delay - own_cost) if delay else 0.0, zero
+        for calibration in range(CALIBRATION_PASSES if delay else 0):
+            if calibration:  # correct by what the last hold still missed, on average over both drivers
+                hold = max(0.0, hold - (statistics.mean(via[d] - direct[d] for d in via) - delay))
+            relay.hold(delay, hold)
+            via = round_trips_ms(settings, "127.0.0.1", port)
+            if all(abs(via[d] - direct[d] - delay) <= tolerance_ms(delay) for d in via):
+                break
+        added = {driver: round(via[driver] - direct[driver], 4) for driver in via}
+        # The 0 ms listener is the relay's own cost, shown, not checked: at 0 ms the apps connect directly.
+        passed = all(abs(value - delay) <= tolerance_ms(delay) for value in added.values()) if delay else None
+        listeners.append({"delay_ms": delay, "port": port, "hold_ms": round(hold, 4), "round_trip_ms": via,
+                          "added_ms": added, "tolerance_ms": tolerance_ms(delay), "passed": passed})
+    return {"direct_round_trip_ms": direct, "relay_cost_ms": cost, "listeners": listeners,
+            "samples": SAMPLES, "command": relay.command}
+
+
+def failed_delays(record: dict) -> dict[float, str]:
+    """Settings whose measured round trip missed: delay -> why, one line."""
+    return {entry["delay_ms"]: (f"the relay's {entry['delay_ms']:g} ms setting added "
+                                f"{', '.join(f'{v:.3f} ms ({d})' for d, v in entry['added_ms'].items())} "
+                                f"to the round trip (allowed: {entry['delay_ms']:g} +- {entry['tolerance_ms']:g} ms)")
+            for entry in record["listeners"] if entry["delay_ms"] and not entry["passed"]}

@@ -1,0 +1,99 @@
+"""Settings a run varies (`--vary KEY=v1,v2,...`, or a profile's axes): every value of
+every axis (their cartesian product) is a variant, and each stack runs once per variant,
+its own server with those settings, up for the whole run like every other. A round then
+measures every (stack, variant) unit at one level in a fresh random order, so a curve
+along an axis is compared within rounds too.
+
+A unit is named `stack` (the run varies nothing) or `stack@KEY=value[,KEY=value]`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from lab.config import ConfigError, Settings, load
+
+# Settings that change results and can be varied, with what each one is.
+VARIABLE_SETTINGS: dict[str, str] = {
+    "DB_LATENCY_MS": "round trip added to every database call by the lab's relay (ms)",
+    "DJANGO_WSGI_BLOCKING_THREADS": "Django WSGI's threads, each holding a database connection",
+    "DJANGO_WSGI_WORKERS": "Django WSGI's worker processes",
+    "DJANGO_ASGI_WORKERS": "Django ASGI's worker processes",
+    "FASTAPI_WORKERS": "FastAPI's worker processes",
+    "FASTAPI_POOL_SIZE": "FastAPI's Tortoise (aiomysql) pool on the async path",
+    "FASTAPI_SYNC_THREADS": "FastAPI's threads (one mysqlclient connection each) on the sync path",
+}
+UNIT_SEPARATOR = "@"
+
+
+class VaryError(ValueError):
+    """A bad --vary; str() is the one-line message."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    values: tuple[tuple[str, str], ...] = ()  # (KEY, value) in axis order
+
+    @property
+    def label(self) -> str:
+        return ",".join(f"{k}={v}" for k, v in self.values)
+
+    @property
+    def overrides(self) -> dict[str, str]:
+        return dict(self.values)
+
+    def numbers(self) -> dict[str, float]:
+        return {k: float(v) for k, v in self.values}
+
+    def unit(self, stack: str) -> str:
+        return f"{stack}{UNIT_SEPARATOR}{self.label}" if self.values else stack
+
+    def settings(self) -> Settings:
+        return load(self.overrides)
+
+
+def split_unit(unit: str) -> tuple[str, str]:
+    """'django-wsgi@DB_LATENCY_MS=1' -> ('django-wsgi', 'DB_LATENCY_MS=1'); 'fastapi' -> ('fastapi', '')."""
+    stack, _, label = unit.partition(UNIT_SEPARATOR)
+    return stack, label
+
+
+def variant_of(label: str) -> Variant:
+    return Variant(tuple(tuple(part.split("=", 1)) for part in label.split(",") if part))  # type: ignore[misc]
+
+
+def _normal(key: str, raw: str) -> str:
+    """One value checked as settings.env would check it, written one way (1.0 -> 1)."""
+    try:
+        load({key: raw})
+    except ConfigError as error:
+        raise VaryError(f"--vary {key}={raw!r} is not allowed: {error.allowed}") from None
+    number = float(raw)
+    return f"{number:g}" if key == "DB_LATENCY_MS" else str(int(number))
+
+
+def parse_vary(words: list[str]) -> dict[str, tuple[str, ...]]:
+    """['DB_LATENCY_MS=0,1,2'] -> {'DB_LATENCY_MS': ('0', '1', '2')}; VaryError when a key
+    cannot be varied, a value is not allowed, or a key comes twice."""
+    axes: dict[str, tuple[str, ...]] = {}
+    for word in words:
+        key, sep, values = word.partition("=")
+        key = key.strip()
+        if not sep or key not in VARIABLE_SETTINGS:
+            raise VaryError(f"--vary {word!r} is not allowed: KEY=v1,v2 with KEY one of {', '.join(VARIABLE_SETTINGS)}")
+        if key in axes:
+            raise VaryError(f"--vary {key} is given twice: one --vary per setting")
+        raw_values = [v.strip() for v in values.split(",") if v.strip()]
+        if not raw_values:
+            raise VaryError(f"--vary {word!r} is not allowed: at least one value, e.g. {key}=1,2")
+        axes[key] = tuple(dict.fromkeys(_normal(key, v) for v in raw_values))
+    return axes
+
+
+def build_variants(axes: dict[str, tuple[str, ...]]) -> list[Variant]:
+    """Every combination of the axes' values, in the order given; [Variant()] for none."""
+    if not axes:
+        return [Variant()]
+    keys = list(axes)
+    return [Variant(tuple(zip(keys, combo, strict=True))) for combo in itertools.product(*(axes[k] for k in keys))]
