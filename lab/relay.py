@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import ctypes
 import json
 import selectors
@@ -32,7 +33,6 @@ import signal
 import sys
 from dataclasses import asdict, dataclass
 
-CHUNK_BYTES = 65536
 MAX_CONNECTIONS = 400  # over every listener: select(2) handles descriptors below 1024, two per connection
 PR_SET_TIMERSLACK = 29
 EARLY_WEIGHT = 0.05  # of each new wake-up lateness in the running estimate
@@ -53,6 +53,8 @@ class Counters:
 
 
 class Listener:
+    """One port, one delay: accepts the apps' connections and relays each to the target."""
+
     open_everywhere = 0  # relayed connections over every listener of the process
 
     def __init__(self, delay_ms: float, target: tuple[str, int]):
@@ -60,84 +62,118 @@ class Listener:
         self.early_s = 0.0
         self.target = target
         self.counters = Counters(delay_ms, delay_ms)
+        self.connections: set[AppSide] = set()
 
     def set_hold(self, hold_ms: float) -> None:
         self.hold_s = max(0.0, hold_ms) / 1000
         self.counters.hold_ms = max(0.0, hold_ms)
 
-    async def handle(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+    def sent(self, due: float, aim: float | None, now: float, size: int) -> None:
+        """Account one chunk; `aim`: when it was to wake for it (None: it did not sleep for
+        it), so it learns how late it wakes and aims early by that next time."""
         c = self.counters
+        if aim is not None:
+            self.early_s += EARLY_WEIGHT * (now - aim - self.early_s)
+            c.early_ms = round(self.early_s * 1000, 4)
+        late = now - due
+        c.chunks += 1
+        c.bytes += size
+        c.lag_excess_sum_s += late
+        c.lag_excess_max_s = max(c.lag_excess_max_s, late)
+
+
+class AppSide(asyncio.Protocol):
+    """The app's connection: every chunk it sends leaves for the database `hold` later, in
+    order (one timer per connection, for its oldest chunk); answers come straight back."""
+
+    def __init__(self, listener: Listener):
+        self.listener = listener
+        self.loop = asyncio.get_running_loop()
+        self.pending: collections.deque[tuple[float, bytes]] = collections.deque()
+        self.timer: asyncio.TimerHandle | None = None
+        self.transport: asyncio.Transport | None = None
+        self.database: asyncio.Transport | None = None
+        self.app_done = False
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        listener = self.listener
         if Listener.open_everywhere >= MAX_CONNECTIONS:
-            c.refused += 1
-            client_writer.close()
+            listener.counters.refused += 1
+            transport.close()
             return
-        Listener.open_everywhere += 1  # before the await: connections arriving meanwhile count
-        try:
-            await self.relay(client_reader, client_writer)
-        except asyncio.CancelledError:
-            pass  # shutting down: the connection is closed below, the task ends normally
-        finally:
-            Listener.open_everywhere -= 1
+        Listener.open_everywhere += 1
+        listener.connections.add(self)
+        listener.counters.connections_total += 1
+        listener.counters.connections_open += 1
+        transport.pause_reading()  # until the database side is connected
+        self.loop.create_task(self.connect())
 
-    async def relay(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        c = self.counters
+    async def connect(self) -> None:
         try:
-            server_reader, server_writer = await asyncio.open_connection(*self.target)
+            self.database, _ = await self.loop.create_connection(lambda: DatabaseSide(self), *self.listener.target)
         except OSError:
-            client_writer.close()
+            self.close()
             return
-        c.connections_total += 1
-        c.connections_open += 1
-        queue: asyncio.Queue = asyncio.Queue()
-        pumps = [asyncio.ensure_future(p) for p in (self.receive(client_reader, queue),
-                                                     self.send_delayed(queue, server_writer),
-                                                     self.pump(server_reader, client_writer))]
-        try:
-            done, _ = await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
-            if pumps[0] in done and pumps[2] not in done:  # the app closed: its last chunks still go out
-                await asyncio.wait(pumps[1:], return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in pumps:
-                task.cancel()
-            await asyncio.gather(*pumps, return_exceptions=True)
-            for writer in (client_writer, server_writer):
-                writer.close()
-            c.connections_open -= 1
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
 
-    async def receive(self, reader: asyncio.StreamReader, queue: asyncio.Queue) -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            while data := await reader.read(CHUNK_BYTES):
-                queue.put_nowait((loop.time() + self.hold_s, data))
-        finally:  # a reset too ends the delayed sender, which then closes the database side
-            queue.put_nowait(None)
+    def data_received(self, data: bytes) -> None:
+        self.pending.append((self.loop.time() + self.listener.hold_s, data))
+        self.schedule()
 
-    async def send_delayed(self, queue: asyncio.Queue, writer: asyncio.StreamWriter) -> None:
-        loop = asyncio.get_running_loop()
-        c = self.counters
-        while (item := await queue.get()) is not None:
-            due, data = item
-            aim = due - min(self.early_s, self.hold_s / 2)
-            if aim - loop.time() > 0:
-                await asyncio.sleep(aim - loop.time())
-                # A sleeping process wakes late (on a VM an idle CPU wakes ~0.1-0.2 ms late): aim
-                # that much early next time, as measured, so chunks leave on time on average.
-                self.early_s += EARLY_WEIGHT * (loop.time() - aim - self.early_s)
-                c.early_ms = round(self.early_s * 1000, 4)
-            writer.write(data)
-            late = loop.time() - due
-            c.chunks += 1
-            c.bytes += len(data)
-            c.lag_excess_sum_s += late
-            c.lag_excess_max_s = max(c.lag_excess_max_s, late)
-            await writer.drain()
-        if writer.can_write_eof():
-            writer.write_eof()
+    def schedule(self) -> None:
+        if self.timer is None and self.pending:
+            due = self.pending[0][0]
+            aim = due - min(self.listener.early_s, self.listener.hold_s / 2)
+            slept = aim > self.loop.time()
+            self.timer = self.loop.call_at(aim, self.forward, due, aim if slept else None)
 
-    async def pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while data := await reader.read(CHUNK_BYTES):
-            writer.write(data)
-            await writer.drain()
+    def forward(self, due: float, aim: float | None) -> None:
+        self.timer = None
+        now = self.loop.time()
+        while self.pending and self.pending[0][0] - min(self.listener.early_s, self.listener.hold_s / 2) <= now:
+            chunk_due, data = self.pending.popleft()
+            if self.database is not None:
+                self.database.write(data)
+            self.listener.sent(chunk_due, aim if chunk_due == due else None, now, len(data))
+        if self.pending:
+            self.schedule()
+        elif self.app_done and self.database is not None and self.database.can_write_eof():
+            self.database.write_eof()
+
+    def eof_received(self) -> bool:
+        self.app_done = True  # its last chunks still leave on time; then the database sees the end
+        if not self.pending and self.database is not None and self.database.can_write_eof():
+            self.database.write_eof()
+        return True
+
+    def connection_lost(self, exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self in self.listener.connections:
+            self.listener.connections.discard(self)
+            self.listener.counters.connections_open -= 1
+            Listener.open_everywhere -= 1
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        for transport in (self.transport, self.database):
+            if transport is not None:
+                transport.close()
+
+
+class DatabaseSide(asyncio.Protocol):
+    def __init__(self, app: AppSide):
+        self.app = app
+
+    def data_received(self, data: bytes) -> None:
+        if self.app.transport is not None:
+            self.app.transport.write(data)
+
+    def connection_lost(self, exc) -> None:
+        self.app.close()
 
 
 def parse_listen(value: str) -> tuple[int, float]:
@@ -183,18 +219,17 @@ async def serve(listen: list[tuple[int, float]], target: tuple[str, int], contro
         await writer.drain()
         writer.close()
 
-    servers = [await asyncio.start_server(one.handle, host, port) for port, one in listeners.items()]
+    servers = [await loop.create_server(lambda one=one: AppSide(one), host, port) for port, one in listeners.items()]
     servers.append(await asyncio.start_server(report, host, control_port))
     print(f"relay: ready, {' '.join(f'{p}={one.counters.delay_ms:g}ms' for p, one in listeners.items())} "
           f"-> {target[0]}:{target[1]}", flush=True)
     await stop.wait()
     for server in servers:
         server.close()
-    pending = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
-    for task in pending:
-        task.cancel()
-    if pending:  # every relayed connection closes on both sides before the process exits
-        await asyncio.wait(pending, timeout=2)
+    for listener in listeners.values():  # every relayed connection closes on both sides
+        for connection in list(listener.connections):
+            connection.close()
+    await asyncio.sleep(0.05)  # let the transports send their FINs
 
 
 def main(argv: list[str]) -> int:

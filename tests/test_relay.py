@@ -73,14 +73,15 @@ def test_stopping_with_connections_open_leaves_nothing(database: Settings, tmp_p
     baseline = threads_connected(database)
     relay = RelayProcess(database, [1.0], tmp_path / "relay.log")
     relay.start()
-    pid = relay.process.pid
+    pids = relay.pids()
+    assert len(pids) == 2  # one process per delay: 1 ms, and 0 ms for the relay's own cost
     d = database.database
     clients = [MySQLdb.connect(host="127.0.0.1", port=relay.ports[1.0], user=d.user, password=d.password,
                                database=d.name) for _ in range(3)]
     try:
         assert wait_for(lambda: threads_connected(database) == baseline + 3), threads_connected(database)
         relay.stop()
-        assert not alive(pid)
+        assert not any(alive(pid) for pid in pids)
         assert wait_for(lambda: threads_connected(database) == baseline), (baseline, threads_connected(database))
         with pytest.raises(MySQLdb.OperationalError):
             clients[0].cursor().execute("SELECT 1")

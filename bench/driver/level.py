@@ -100,13 +100,15 @@ def _run_window(context: LevelContext, server, tool, url: str, method: str, conc
     noise = NoiseSample(tuple(sorted({*settings.server_cpus, *settings.client_cpus, *settings.db_cpus})),
                         _lab_cpu(context, db_pid))
     relay = context.relay if latency_ms > 0 else None
-    relay_before, relay_cpu = (relay.counters()[latency_ms], relay.cpu_s()) if relay else (None, 0.0)
+    relay_before, relay_cpu = (relay.counters([latency_ms])[latency_ms], relay.cpu_s()) if relay else (None, 0.0)
     started, clock = now(), time.monotonic()
     outcome = run_tool(tool, url, method, concurrency, window.planned_s, settings, raw_path)
     ended, elapsed = now(), time.monotonic() - clock
     noise_record = noise.finish(elapsed).record()
-    relay_record = (level_reading(relay_before, relay.counters()[latency_ms], elapsed, relay.cpu_s() - relay_cpu)
-                    if relay else None)
+    relay_record = None
+    if relay:
+        relay_after = relay.counters([latency_ms])[latency_ms]
+        relay_record = level_reading(relay_before, relay_after, elapsed, relay.cpu_s() - relay_cpu)
     died = None
     try:
         server.check_alive()

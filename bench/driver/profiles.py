@@ -96,9 +96,9 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
             "apps that give each server's /ping/ ceiling; quick's levels, 12 wrk rounds on /ping/, 4 on the others, "
             "ab one round on /ping/ and POST /sync/io/", "about 25 min", {"ping": 12}, ("ping", "sync-io"),
             stacks=tuple(STACKS)),
-    Profile("latency", {ANY_ENDPOINT: (16,)}, 3, 12, 3, 0,
+    Profile("latency", {ANY_ENDPOINT: (16,)}, 3, 30, 3, 0,
             "where async pays off: the io endpoints of every stack with the database 0, 0.5, 1, 2 and 5 ms "
             "away (the lab's relay), 16 connections (twice the 8 threads and pool connections), 3 interleaved "
-            "wrk rounds, no ab", "about 30 min", endpoints=("sync-io", "async-io"),
+            "wrk rounds, no ab", "about 40 min", endpoints=("sync-io", "async-io"),
             vary={"DB_LATENCY_MS": ("0", "0.5", "1", "2", "5")}),
 )}

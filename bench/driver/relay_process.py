@@ -1,7 +1,7 @@
-"""The latency relay (lab/relay.py) as the driver runs it: one process for the whole run,
-pinned to DB_CPUS, one listener per delay the run needs, always one at 0 ms (to measure
-the relay's own cost against the direct path). Started before the servers that connect
-through it, stopped after them; stopping never leaves it behind."""
+"""The latency relay (lab/relay.py) as the driver runs it: a process per delay the run
+needs, for the whole run, pinned to DB_CPUS, always one at 0 ms (to measure the relay's
+own cost against the direct path). Started before the servers that connect through it,
+stopped after them; stopping never leaves one behind."""
 
 from __future__ import annotations
 
@@ -27,16 +27,20 @@ class RelayFailed(RuntimeError):
 
 
 class RelayProcess:
+    """One relay process per delay (each sleeps unless its setting is the one under load,
+    and select(2) scans only its own connections), all on DB_CPUS, always one at 0 ms."""
+
     def __init__(self, settings: Settings, delays_ms: list[float], log_path: Path):
         self.settings = settings
         self.ports = {delay: free_port() for delay in sorted({0.0, *delays_ms})}
-        self.control_port = free_port()
+        self.control_ports = {delay: free_port() for delay in self.ports}
         self.log_path = log_path
-        self.process: subprocess.Popen | None = None
+        self.processes: dict[float, subprocess.Popen] = {}
         db = settings.database
-        self.command = ["taskset", "-c", format_cpus(settings.db_cpus), sys.executable, "-m", "lab.relay",
-                        "--target", f"{db.host}:{db.port}", "--control", str(self.control_port),
-                        *(a for delay, port in self.ports.items() for a in ("--listen", f"{port}={delay:g}"))]
+        self.commands = {delay: ["taskset", "-c", format_cpus(settings.db_cpus), sys.executable, "-m", "lab.relay",
+                                 "--target", f"{db.host}:{db.port}", "--control", str(self.control_ports[delay]),
+                                 "--listen", f"{port}={delay:g}"] for delay, port in self.ports.items()}
+        self.command = self.commands[max(self.ports)]  # one of them, as recorded
 
     def address(self, delay_ms: float) -> str:
         return f"127.0.0.1:{self.ports[delay_ms]}"
@@ -44,43 +48,47 @@ class RelayProcess:
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(self.command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log,
-                                            stderr=subprocess.STDOUT, start_new_session=True,
-                                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+            for delay, command in self.commands.items():
+                self.processes[delay] = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log,
+                                                         stderr=subprocess.STDOUT, start_new_session=True,
+                                                         env={**os.environ, "PYTHONPATH": str(ROOT)})
         deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline:
             try:
                 self.counters()
                 return
             except RelayFailed:
-                if self.process.poll() is not None:
+                if any(p.poll() is not None for p in self.processes.values()):
                     break
                 time.sleep(0.05)
         self.stop()
         raise RelayFailed(f"the latency relay did not start; log: {self.log_tail()}")
 
-    def counters(self, command: str = "counters") -> dict[float, dict]:
-        """Cumulative counters per delay (lab/relay.py Counters)."""
+    def _ask(self, delay: float, command: str) -> dict:
         try:
-            with socket.create_connection(("127.0.0.1", self.control_port), timeout=5) as conn:
+            with socket.create_connection(("127.0.0.1", self.control_ports[delay]), timeout=5) as conn:
                 conn.sendall(command.encode() + b"\n")
                 data = b""
                 while chunk := conn.recv(65536):
                     data += chunk
-            by_port = json.loads(data)
-        except (OSError, ValueError) as error:
-            raise RelayFailed(f"the latency relay does not answer: {error}") from None
-        return {delay: by_port[str(port)] for delay, port in self.ports.items()}
+            return json.loads(data)[str(self.ports[delay])]
+        except (OSError, ValueError, KeyError) as error:
+            raise RelayFailed(f"the latency relay ({delay:g} ms) does not answer: {error}") from None
+
+    def counters(self, delays: list[float] | None = None) -> dict[float, dict]:
+        """Cumulative counters per delay (lab/relay.py Counters)."""
+        return {delay: self._ask(delay, "counters") for delay in (delays or self.ports)}
 
     def hold(self, delay_ms: float, hold_ms: float) -> None:
         """Hold the chunks of the `delay_ms` listener `hold_ms` (the setting less the relay's own cost)."""
-        self.counters(f"hold {self.ports[delay_ms]} {hold_ms:.4f}")
+        self._ask(delay_ms, f"hold {self.ports[delay_ms]} {hold_ms:.4f}")
 
     def cpu_s(self) -> float:
-        return process_cpu_s({self.process.pid}) if self.process and self.process.poll() is None else 0.0
+        pids = self.pids()
+        return process_cpu_s(pids) if pids else 0.0
 
     def pids(self) -> set[int]:
-        return {self.process.pid} if self.process and self.process.poll() is None else set()
+        return {p.pid for p in self.processes.values() if p.poll() is None}
 
     def log_tail(self) -> str:
         try:
@@ -89,20 +97,21 @@ class RelayProcess:
             return "(no log)"
 
     def stop(self) -> None:
-        if self.process is None:
-            return
-        for sig in (signal.SIGTERM, signal.SIGKILL):
+        for process in self.processes.values():
             try:
-                os.killpg(self.process.pid, sig)
+                os.killpg(process.pid, signal.SIGTERM)
             except ProcessLookupError:
-                break
+                pass
+        for process in self.processes.values():
             try:
-                self.process.wait(STOP_TIMEOUT_S)
-                break
+                process.wait(STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
-                continue
-        self.process.wait()
-        self.process = None
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                process.wait()
+        self.processes = {}
 
 
 def level_reading(before: dict, after: dict, elapsed_s: float, cpu_s: float) -> dict:

@@ -133,7 +133,7 @@ class Runner:
         why = row["failure"] or row["invalid_reason"]
         errors = row["error_count"] if row["error_count"] is not None else "-"
         print(f"[{self.finished}/{self.total} ETA {self.eta()}] round {row['repeat']} {row['tool']} {row['endpoint']} "
-              f"c={row['concurrency']} {row['stack']}: {rps} in {row['duration_s']} s, "
+              f"c={row['concurrency']} {row_unit(row)}: {rps} in {row['duration_s']} s, "
               f"p99 {p99 if p99 is not None else '-'} ms, errors {errors}, "
               f"flags {','.join(row['flags']) or '-'}" + (f" ({why})" if why else ""), flush=True)
 
