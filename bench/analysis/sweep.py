@@ -131,6 +131,8 @@ def binds(run: Run, row: pd.Series) -> str:
         return "unknown (nothing counted)"
     if row["cpu_share"] >= CPU_BOUND_SHARE:
         return f"CPU ({row['cpu_share']:.0%} of quota)"
+    if "db_bound" in (row.get("flags") or ()):
+        return "MariaDB's CPU (db_bound: it shares its CPU with the load generator)"
     most, limit = in_flight_limit(run, row["stack"], row["endpoint"], row["variant"])
     if limit is not None and most < row["concurrency"]:
         return f"its {most:g} {limit.what} ({limit.setting})"
@@ -260,8 +262,9 @@ def section(run: Run) -> str:
     intro = ("Every stack at every setting, measured in the same interleaved rounds at "
              f"{int(frame['concurrency'].max()) if not frame.empty else '?'} connections. Throughput: geometric mean "
              "of counted rounds [95 % interval]; ratios: paired within rounds at the same setting. *What binds*: "
-             f"CPU where the server used at least {CPU_BOUND_SHARE:.0%} of its quota, else what caps the requests it "
-             "has in flight (its threads or pool, or the client's connections). Flags stay visible: "
+             f"CPU where the server used at least {CPU_BOUND_SHARE:.0%} of its quota, else MariaDB where it was "
+             "db_bound, else what caps the requests it has in flight (its threads or pool, or the client's "
+             "connections). Flags stay visible: "
              "db_bound, relay_bound and client_bound rows measured the set-up, not the stack.")
     parts = [title, intro, *_relay_lines(run), f"![Throughput and p99 along {key}](charts/{CHART})",
              "### What binds where", "\n".join(f"- {line}" for line in stack_sentences(run, key, frame)),
