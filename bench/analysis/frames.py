@@ -46,7 +46,7 @@ from bench.schema import (
 UNKNOWN = "unknown"
 LEVEL_KEYS = ["stack", "endpoint", "tool", "concurrency"]
 SERIES_KEYS = ["stack", "endpoint", "tool"]
-ROUND_KEYS = ["endpoint", "tool", "concurrency", "repeat"]
+ROUND_KEYS = ["endpoint", "tool", "concurrency", "variant", "repeat"]  # a sweep's settings never pair
 
 # Flattened columns aggregated over counted rounds (median, min, max per level); the
 # throughput also gets its geometric mean and 95 % interval (rps_gmean, rps_low, rps_high).
@@ -263,7 +263,7 @@ def aggregate(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def round_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """Counted throughput per round: index endpoint x tool x concurrency x repeat, one column
+    """Counted throughput per round: index endpoint x tool x concurrency x variant x repeat, one column
     per stack, NaN where that stack's row in the round is missing or excluded."""
     counted = rows[rows["counted"]]
     if counted.empty:
@@ -273,7 +273,7 @@ def round_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 def round_ratios(rows: pd.DataFrame, numerator: str, denominator: str) -> pd.DataFrame:
     """Per round where both stacks were counted: their throughputs and numerator/denominator.
-    Columns: endpoint, tool, concurrency, repeat, a_rps, b_rps, ratio."""
+    Columns: endpoint, tool, concurrency, variant, repeat, a_rps, b_rps, ratio."""
     table = round_table(rows)
     if numerator not in table.columns or denominator not in table.columns:
         return pd.DataFrame(columns=[*ROUND_KEYS, "a_rps", "b_rps", "ratio"])

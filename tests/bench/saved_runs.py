@@ -20,8 +20,16 @@ def _schema(run_json: Path) -> object:
     return None
 
 
+def _varied(run_json: Path) -> bool:
+    with contextlib.suppress(ValueError, OSError, AttributeError):
+        return bool(json.loads(run_json.read_text()).get("plan", {}).get("vary"))
+    return False
+
+
 _ALL = sorted(p.parent for p in RUNS_ROOT.glob("*/run.json"))
-RUN_DIRS = [d for d in _ALL if _schema(d / "run.json") == SCHEMA_VERSION]
+# Runs that varied a setting (a sweep) are read per setting; tests/bench/test_sweep.py reads them.
+SWEEP_DIRS = [d for d in _ALL if _schema(d / "run.json") == SCHEMA_VERSION and _varied(d / "run.json")]
+RUN_DIRS = [d for d in _ALL if _schema(d / "run.json") == SCHEMA_VERSION and d not in SWEEP_DIRS]
 if not RUN_DIRS:
     _old = ", ".join(d.name for d in _ALL) or "none"
     raise RuntimeError(f"no saved run folders of schema_version {SCHEMA_VERSION} under {RUNS_ROOT} (found: "

@@ -78,3 +78,16 @@ def test_the_saved_latency_run_reads_as_a_finding():
                  "FastAPI/WSGI, POST /async/io/", "added round trip, mysqlclient / aiomysql"):
         assert line in text
     assert sweep.async_answer(run).startswith("**Where does async pay off? ")
+
+
+@pytest.mark.skipif(not LATENCY_RUN.exists(), reason="the saved latency run")
+def test_round_ratios_never_pair_two_settings():
+    from bench.analysis.frames import round_ratios
+
+    run = load_run(LATENCY_RUN)
+    pairs = round_ratios(run.rows, "django-asgi", "django-wsgi")
+    assert len(pairs) == 5 * 2 * 3  # settings x endpoints x rounds, each its own pair
+    counted = run.rows[run.rows["counted"]].set_index(["stack", "endpoint", "variant", "repeat"])["rps"]
+    for pair in pairs.itertuples():
+        assert pair.a_rps == counted[("django-asgi", pair.endpoint, pair.variant, pair.repeat)]
+        assert pair.b_rps == counted[("django-wsgi", pair.endpoint, pair.variant, pair.repeat)]
