@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from bench.analysis import markdown, stats
+from bench.analysis import markdown, stats, verdicts
 from bench.analysis.frames import Run, round_ratios
 from bench.analysis.sentences import fmt_interval, short
 from bench.analysis.stacks import endpoint_sort_key, endpoint_title, stack_label, stack_sort_key, stack_style
@@ -93,9 +93,8 @@ def in_flight_limit(run: Run, stack: str, endpoint: str, variant: str) -> tuple[
 
 
 def _tool_rows(run: Run) -> pd.DataFrame:
-    """The rows of one tool: wrk when the run has it (ab is a cross-check), else the first."""
-    tool = "wrk" if (run.rows["tool"] == "wrk").any() else run.rows["tool"].iloc[0]
-    return run.rows[run.rows["tool"] == tool]
+    """The rows of the run's primary tool (verdicts.primary_tool: wrk when it counted)."""
+    return run.rows[run.rows["tool"] == verdicts.primary_tool(run.rows)]
 
 
 def table(run: Run, key: str) -> pd.DataFrame:
@@ -141,7 +140,7 @@ def binds(run: Run, row: pd.Series) -> str:
 
 def ratios(run: Run, key: str, a: str, b: str) -> dict[tuple[str, int, str, float], stats.Verdict]:
     """(endpoint, concurrency, series, x) -> a/b paired within rounds at that setting (one tool)."""
-    tool = _tool_rows(run)["tool"].iloc[0] if not run.rows.empty else "wrk"
+    tool = verdicts.primary_tool(run.rows)
     found = {}
     for variant in run.variants:
         pairs = round_ratios(run.only_variant(variant).rows, a, b)

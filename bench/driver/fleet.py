@@ -80,8 +80,9 @@ class Fleet:
     """The servers by unit (bench/driver/variants.py): a stack, or a stack with a variant's
     settings; behind the latency relay when its DB_LATENCY_MS is above 0."""
 
-    def __init__(self, units: tuple[str, ...], settings: Settings, run_dir: Path, run_id: str,
+    def __init__(self, units: dict[str, Settings], settings: Settings, run_dir: Path, run_id: str,
                  url: str | None = None, relay: RelayProcess | None = None):
+        """`units`: each unit with its settings (bench/driver/variants.py unit_settings)."""
         self.settings = settings
         self.latency_ms: dict[str, float] = {}
         if url:
@@ -90,11 +91,9 @@ class Fleet:
             self.latency_ms[external.stack] = settings.db_latency_ms
             return
         self.servers = {}
-        for unit in units:
+        for unit, unit_settings in units.items():
             stack, label = split_unit(unit)
-            variant = variant_of(label)
-            unit_settings = variant.settings() if label else settings
-            env = dict(variant.overrides)
+            env = dict(variant_of(label).overrides)
             if unit_settings.db_latency_ms > 0:
                 if relay is None:
                     raise ValueError(f"{unit}: DB_LATENCY_MS {unit_settings.db_latency_ms:g} needs the relay")

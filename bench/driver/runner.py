@@ -25,7 +25,7 @@ from bench.driver.results import RunFiles
 from bench.driver.round_trip import failed_delays, verify_relay
 from bench.driver.schedule import Round, build_rounds
 from bench.driver.tools import now
-from bench.driver.variants import UNIT_SEPARATOR, Variant, build_variants, split_unit, variant_of
+from bench.driver.variants import UNIT_SEPARATOR, Variant, build_variants, split_unit, unit_settings
 from bench.driver.verify import verify
 from bench.driver.window import TARGET_COMPLETIONS_PER_CONNECTION
 from bench.schema import MIN_COMPLETIONS_PER_CONNECTION, SCHEMA_VERSION, STEADY_TOLERANCE, Endpoint, Tool
@@ -151,7 +151,7 @@ class Runner:
             self.run["status"], self.run["failure"] = "running", None
             self.save()
             self.reset_database_state()
-            units = self.start_relay(self.plan.units())
+            units = self.start_relay({u: unit_settings(u, self.settings) for u in self.plan.units()})
             self.ensure_max_connections(units)
             self.fleet = Fleet(units, self.settings, self.files.dir, self.run["run_id"], self.plan.url, self.relay)
             self.start_and_verify()
@@ -199,12 +199,13 @@ class Runner:
         empty_io_dir(self.settings.io_dir)
         self.probe.reset_bench_records()
 
-    def start_relay(self, units: tuple[str, ...]) -> tuple[str, ...]:
+    def start_relay(self, units: dict[str, Settings]) -> dict[str, Settings]:
         """Start the latency relay if any unit needs it and check every setting's round trip;
-        returns the units to serve (those of a setting that missed are skipped, saying why)."""
+        returns the units to serve with their settings (those of a setting that missed are
+        skipped, saying why)."""
         if self.plan.url:
             return units
-        latency = {unit: unit_settings(unit, self.settings).db_latency_ms for unit in units}
+        latency = {unit: own.db_latency_ms for unit, own in units.items()}
         if not any(latency.values()):
             return units
         self.relay = RelayProcess(self.settings, [v for v in latency.values() if v > 0],
@@ -225,24 +226,24 @@ class Runner:
                 print(f"bench: relay {entry['delay_ms']:g} ms (holds {entry['hold_ms']:.3f} ms): adds "
                       f"{added['mysqlclient']:.3f} / {added['aiomysql']:.3f} ms (mysqlclient / aiomysql) "
                       f"{'ok' if entry['passed'] else 'MISSED'}", flush=True)
-        kept = []
-        for unit in units:  # at 0 ms the apps connect directly: the relay's own cost skips nothing
+        kept = {}
+        for unit, own in units.items():  # at 0 ms the apps connect directly: nothing skipped
             if latency[unit] > 0 and latency[unit] in missed:
                 info = self.stack_info(unit)
                 info["status"], info["reason"] = "skipped", missed[latency[unit]]
                 print(f"bench: {unit}: skipped ({info['reason']})", file=sys.stderr)
             else:
-                kept.append(unit)
+                kept[unit] = own
         self.save()
-        return tuple(kept)
+        return kept
 
-    def ensure_max_connections(self, units: tuple[str, ...]) -> None:
+    def ensure_max_connections(self, units: dict[str, Settings]) -> None:
         """Every unit's server holds its persistent connections for the whole run: raise the
         private MariaDB's max_connections to fit them all (one under load at a time)."""
         if self.plan.url:
             return
         assert self.probe is not None
-        needed = sum(persistent_connections(u, unit_settings(u, self.settings)) for u in units) + \
+        needed = sum(persistent_connections(u, own) for u, own in units.items()) + \
             self.settings.max_concurrency + 32
         current = int(self.probe.query("SELECT @@max_connections")[0][0])
         if needed > current:
@@ -332,12 +333,6 @@ class Runner:
         except (ServerDied, PortTaken) as error:
             info["status"], info["reason"] = "failed", f"server did not restart, stack abandoned: {error}"
             server.stop()
-
-
-def unit_settings(unit: str, settings: Settings) -> Settings:
-    """A unit's settings: the run's, with its variant's values over them."""
-    _, label = split_unit(unit)
-    return variant_of(label).settings() if label else settings
 
 
 def persistent_connections(unit: str, settings: Settings) -> int:

@@ -59,6 +59,12 @@ def split_unit(unit: str) -> tuple[str, str]:
     return stack, label
 
 
+def unit_settings(unit: str, settings: Settings) -> Settings:
+    """A unit's settings: the run's, with its variant's values over them."""
+    _, label = split_unit(unit)
+    return variant_of(label).settings() if label else settings
+
+
 def variant_of(label: str) -> Variant:
     return Variant(tuple(tuple(part.split("=", 1)) for part in label.split(",") if part))  # type: ignore[misc]
 
