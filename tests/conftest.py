@@ -3,6 +3,7 @@ Granian servers on free ports, started once per session and always stopped."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
@@ -17,6 +18,7 @@ import pytest
 # server the tests start inherits these through the environment.
 os.environ["DB_NAME"] = "lab_test"
 os.environ["IO_DIR"] = tempfile.mkdtemp(prefix="lab-test-io-")
+atexit.register(shutil.rmtree, os.environ["IO_DIR"], ignore_errors=True)  # nothing left in /tmp
 
 from lab import db  # noqa: E402
 from lab.config import ROOT, Settings, load  # noqa: E402
