@@ -1,7 +1,10 @@
 """Turn wrk's output into a ToolResult, from the one JSON line bench/wrk_summary.lua prints.
 
 wrk's own report rounds to display units ("1.23ms", "4.56k"); the Lua summary gives
-exact counts and microseconds, so only that line is read. wrk prints it only when it
+exact counts and microseconds, so only that line is read. Its `latency_us` are the
+latencies wrk measured, with the samples wrk's coordinated-omission correction adds
+taken out again (see the script); `latency_us_wrk`, wrk's corrected figures, stay in the
+raw output only. wrk prints it only when it
 finishes a run, so its absence means wrk failed (closed port, bad script, killed).
 """
 
@@ -17,6 +20,14 @@ SUMMARY_MARKER = "WRK_SUMMARY_JSON "
 
 def _first_line(text: str) -> str | None:
     return next((line.strip() for line in text.splitlines() if line.strip()), None)
+
+
+def _samples_add_up(latency_us: dict, requests: int, timeouts: int) -> bool:
+    """Whether the measured histogram holds one sample per completed request: wrk drops
+    latencies beyond --timeout (counting them as timeouts), so requests − timeouts ≤
+    samples ≤ requests. Outputs from before the correction was undone have no count."""
+    samples = latency_us.get("samples")
+    return samples is None or requests - timeouts <= samples <= requests
 
 
 def parse_wrk(stdout: str, stderr: str = "") -> ToolResult:
@@ -46,6 +57,9 @@ def parse_wrk(stdout: str, stderr: str = "") -> ToolResult:
     if requests == 0:
         counts = ", ".join(f"{k} {wrk_errors[k]}" for k in ("connect", "read", "write", "timeout"))
         reason = f"wrk: no request completed (socket errors: {counts})"
+    elif not _samples_add_up(latency_us, requests, wrk_errors["timeout"]):
+        reason = (f"wrk: {latency_us['samples']} latency samples for {requests} requests ({wrk_errors['timeout']} "
+                  "timed out) after undoing its correction: the latencies do not describe the requests")
     return ToolResult(
         requests=requests,
         elapsed_s=elapsed_s,

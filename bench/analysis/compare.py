@@ -166,8 +166,10 @@ RUN_INTRO = ("Per endpoint, tool and level: each run's throughput (geometric mea
              "runs share no rounds, so nothing is paired. *faster*/*slower*: the interval excludes 1; "
              "*within noise*: it contains 1; fewer than 3 counted rounds on either side: no verdict.")
 WITHIN_INTRO = ("Each run's own paired ratio (rounds that measured both stacks), side by side, with whether each "
-                "later run's estimate lies inside run {first}'s interval and the other way round. Two runs that "
-                "agree have each estimate inside the other's interval.")
+                "later run's estimate lies inside run {first}'s interval and the other way round, and the "
+                "ratio of the later run's ratio to {first}'s (Welch 95 % interval of their per-round ratios): "
+                "*agree* when it contains 1, *disagree* when it does not. Containment is the stricter test: "
+                "two runs with equal, honest intervals hold each other's estimate only about 5 times in 6.")
 
 
 def draw_overlays(runs: list[Run], labels: list[str], out: Path) -> list[Path]:

@@ -5,9 +5,13 @@ Two runs share no rounds, so nothing pairs across them: a run-vs-run ratio is a 
 of geometric means with a Welch interval (stats.welch_ratio), which is wider than the
 paired interval inside a run. That is why the within-run ratios are shown too: "ASGI/WSGI
 in A" against "ASGI/WSGI in B" compares two paired estimates, each with its own interval,
-and says whether each estimate lies inside the other's interval. The speed probe tells
-whether the machine itself was faster in one run: then every run-vs-run ratio mixes the
-machine's change with the stacks'.
+and says whether each estimate lies inside the other's interval. That test is strict:
+two runs measuring the same ratio with equal, honest 95 % intervals each hold the other's
+estimate only about 5 times in 6 (A − B scatters by σ√2, and |A − B| < 1.96σ holds with
+probability P(|Z| < 1.39) = 0.83). Whether they disagree is decided beside it, by the
+Welch interval of one run's per-round ratios against the other's: the ratio of the
+ratio. The speed probe tells whether the machine itself was faster in one run: then
+every run-vs-run ratio mixes the machine's change with the stacks'.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import math
 import pandas as pd
 
 from bench.analysis import sentences, stats, verdicts
-from bench.analysis.frames import LEVEL_KEYS, Run, aggregate, ordered
+from bench.analysis.frames import LEVEL_KEYS, Run, aggregate, ordered, round_ratios
 from bench.analysis.stacks import BASELINE, stack_sort_key
 from lab.stacks import DJANGO_ASGI, DJANGO_WSGI, FASTAPI
 
@@ -105,21 +109,42 @@ def _pair_verdicts(run: Run, a: str, b: str) -> dict:
     return {k: v for k, v in verdicts.pair_verdicts(run.rows, levels, a, b).items() if v.measured}
 
 
+def _per_round_ratios(run: Run, a: str, b: str) -> dict[tuple, list[float]]:
+    """(endpoint, tool, concurrency) -> a/b in each round that counted both."""
+    ratios = round_ratios(run.rows, a, b)
+    return {(e, t, int(c)): list(g["ratio"]) for (e, t, c), g in ratios.groupby(["endpoint", "tool", "concurrency"])}
+
+
+def _agreement(later: list[float], first: list[float]) -> str:
+    """The ratio of a later run's ratio to the first run's, with its Welch interval: the two
+    runs disagree only when the interval excludes 1."""
+    verdict = stats.welch_ratio(later, first)
+    if verdict.kind is stats.Kind.NO_VERDICT:
+        return f"{sentences.fmt_interval(verdict)}, no verdict (n={verdict.n})"
+    word = "agree" if verdict.kind is stats.Kind.WITHIN_NOISE else "**disagree**"
+    return f"{sentences.fmt_interval(verdict)}, {word}"
+
+
 def within_run(runs: list[Run], labels: list[str], a: str, b: str) -> pd.DataFrame:
     """a/b inside each run (paired rounds) at every level any run measured both, side by side;
-    for each later run, whether its estimate lies in the first run's interval and back."""
+    for each later run, whether its estimate lies in the first run's interval and back, and
+    the ratio of its a/b to the first run's with a Welch interval: whether the runs agree."""
     found = [_pair_verdicts(run, a, b) for run in runs]
+    per_round = [_per_round_ratios(run, a, b) for run in runs]
     keys = list(dict.fromkeys(k for f in found for k in f))
     rows = []
-    for endpoint, tool, concurrency in keys:
+    for key in keys:
+        endpoint, tool, concurrency = key
         row = {"endpoint": endpoint, "tool": tool, "concurrency": concurrency}
-        cells = [f.get((endpoint, tool, concurrency)) for f in found]
+        cells = [f.get(key) for f in found]
         for label, level in zip(labels, cells, strict=True):
             row[label] = _cell(level)
-        for label, level in zip(labels[1:], cells[1:], strict=True):
+        for label, level, ratios in zip(labels[1:], cells[1:], per_round[1:], strict=True):
             both = level is not None and cells[0] is not None
             row[f"{label} in {labels[0]}'s interval"] = _inside(level.verdict, cells[0].verdict) if both else "n/a"
             row[f"{labels[0]} in {label}'s interval"] = _inside(cells[0].verdict, level.verdict) if both else "n/a"
+            row[f"{label}/{labels[0]} of the ratio [95 %]"] = (
+                _agreement(ratios[key], per_round[0][key]) if key in ratios and key in per_round[0] else "n/a")
         rows.append(row)
     frame = pd.DataFrame(rows)
     return ordered(frame, ["endpoint", "tool", "concurrency"]) if rows else frame

@@ -30,6 +30,7 @@ from scipy import stats
 
 CONFIDENCE = 0.95
 MIN_ROUNDS = 3
+TARGET_HALF_WIDTH = 0.10  # a ratio known to ±10 %: the precision the lab aims its profiles at
 
 
 class Kind(StrEnum):
@@ -169,3 +170,47 @@ def spread(values: Sequence[float] | np.ndarray) -> Spread:
         return Spread(math.nan, math.nan, math.nan, math.nan, 0)
     cv = float(np.std(array, ddof=1) / np.mean(array)) if len(array) > 1 and np.mean(array) else math.nan
     return Spread(float(np.median(array)), float(array.min()), float(array.max()), cv, len(array))
+
+
+def half_width(estimate: Estimate) -> float:
+    """The interval's half-width relative to its estimate, (high − low) / (2 × estimate): 0.08
+    for 1.00× [0.92–1.08]. On log values [e^(m−h), e^(m+h)] it is sinh(h). NaN without one."""
+    if not estimate.has_interval or not estimate.estimate > 0:
+        return math.nan
+    return (estimate.high - estimate.low) / (2 * estimate.estimate)
+
+
+def _t_quantile(n: int) -> float:
+    return float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1))
+
+
+def log_spread(estimate: Estimate) -> float:
+    """The standard deviation of the per-round log values behind a t-interval, read back from
+    it (the log half-width is t × sd / √n): what one round scatters, whatever n was."""
+    if not estimate.has_interval or estimate.n < 2 or not estimate.low > 0:
+        return math.nan
+    return (math.log(estimate.high) - math.log(estimate.low)) / 2 * math.sqrt(estimate.n) / _t_quantile(estimate.n)
+
+
+def expected_half_width(sd: float, n: int) -> float:
+    """The relative half-width (as half_width) that n rounds scattering by `sd` in log give."""
+    if n < 2 or not math.isfinite(sd):
+        return math.nan
+    return math.sinh(_t_quantile(n) * sd / math.sqrt(n))
+
+
+def rounds_for(sd: float, target: float = TARGET_HALF_WIDTH, limit: int = 100_000) -> int | None:
+    """The fewest rounds (at least 2) whose interval is expected to be at most ±target, for
+    rounds scattering by `sd` in log; None when `sd` is unknown or more than `limit` are needed."""
+    if not math.isfinite(sd) or sd < 0:
+        return None
+    if expected_half_width(sd, limit) > target:
+        return None
+    low, high = 2, limit  # the half-width falls as n grows: bisect for the first n that fits
+    while low < high:
+        middle = (low + high) // 2
+        if expected_half_width(sd, middle) <= target:
+            high = middle
+        else:
+            low = middle + 1
+    return low

@@ -42,6 +42,11 @@ def collect_machine() -> dict:
             "kernel": platform.release(), "os": os_name}
 
 
+# What wrk rows' latencies are; runs from before the script undid wrk's correction lack
+# the key, so `bench compare` names the difference.
+WRK_LATENCY = "as measured: wrk's coordinated-omission samples taken out (bench/wrk_summary.lua)"
+
+
 def collect_versions() -> dict:
     packages = {}
     for name in PACKAGES:
@@ -50,7 +55,8 @@ def collect_versions() -> dict:
         except importlib_metadata.PackageNotFoundError:
             packages[name] = None
     return {"python": platform.python_version(), "packages": packages,
-            "tools": {"wrk": _first_line(["wrk", "-v"]), "ab": _first_line(["ab", "-V"])}}
+            "tools": {"wrk": _first_line(["wrk", "-v"]), "ab": _first_line(["ab", "-V"]),
+                      "wrk_latency": WRK_LATENCY}}
 
 
 def collect_git() -> str:

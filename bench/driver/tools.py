@@ -45,7 +45,8 @@ def build_command(tool: Tool, url: str, method: str, concurrency: int, duration_
         threads = min(concurrency, len(settings.client_cpus))
         command = [*pin, "wrk", f"-t{threads}", f"-c{concurrency}", f"-d{duration_s}s", "--latency",
                    "--timeout", f"{TIMEOUT_S}s", "-s", str(WRK_SCRIPT), url]
-        env = {"WRK_METHOD": method, "WRK_BODY_FILE": str(POST_BODY) if method == "POST" else ""}
+        env = {"WRK_METHOD": method, "WRK_BODY_FILE": str(POST_BODY) if method == "POST" else "",
+               "WRK_CONNECTIONS": str(concurrency)}
     else:
         command = [*pin, "ab", "-k", "-t", str(duration_s), "-n", str(AB_REQUEST_CAP), "-c", str(concurrency),
                    "-s", str(TIMEOUT_S)]

@@ -6,6 +6,7 @@ are called out loudly, key by key."""
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 from saved_runs import RUN_DIRS, counted, most_rounds, read_info, read_rows, with_rounds, write_run
@@ -18,12 +19,14 @@ DJANGO = {"django-wsgi", "django-asgi"}
 
 
 def copy(source: Path, target: Path, keep_stack: str | None = None, rps_factor: float = 1.0,
-         speed_factor: float = 1.0, metadata: dict | None = None, rounds: int = 0) -> Path:
+         speed_factor: float = 1.0, metadata: dict | None = None, rounds: int = 0,
+         scaled_stack: str | None = None) -> Path:
     """A copy of a real run, optionally with extra rounds, cut down to one stack (as a --url
-    run is), RPS and speed probe scaled, metadata overridden."""
+    run is), RPS (of every stack, or of `scaled_stack` alone) and speed probe scaled,
+    metadata overridden."""
     rows = [r for r in with_rounds(read_rows(source), rounds) if keep_stack in (None, r["stack"])]
     for row in rows:
-        if row["rps"] is not None:
+        if row["rps"] is not None and scaled_stack in (None, row["stack"]):
             row["rps"] *= rps_factor
         if row["speed"] is not None:
             row["speed"] *= speed_factor
@@ -102,6 +105,43 @@ def test_a_slower_copy_is_half_the_rate_and_its_own_ratios_agree(tmp_path, capsy
     for row in side_by_side:
         if row["A"] == row["B"] and "[no interval]" not in row["A"] and "," in row["A"]:
             assert row["B in A's interval"] == row["A in B's interval"] == "yes", row
+
+
+def asgi_over_wsgi_by_round(rows: list[dict], endpoint: str, tool: str, level: int) -> list[float]:
+    by_round: dict[tuple, dict[str, float]] = {}
+    for r in rows:
+        if counted(r) and r["stack"] in DJANGO and (r["endpoint"], r["tool"], r["concurrency"]) == (endpoint, tool, level):
+            by_round.setdefault((r.get("variant", ""), r["repeat"]), {})[r["stack"]] = r["rps"]
+    return [v["django-asgi"] / v["django-wsgi"] for v in by_round.values() if len(v) == 2]
+
+
+@pytest.mark.parametrize("factor", [1.0, 0.5])
+def test_runs_agree_on_a_ratio_unless_one_stack_changed(tmp_path, capsys, factor):
+    """The ratio of B's ASGI/WSGI to A's, with the Welch interval of their per-round ratios
+    recomputed here from the rows: 1.00× and "agree" for a copy, 0.50× and "disagree" when
+    B's ASGI rows are halved (where the interval is clear of 1)."""
+    source = most_rounds()
+    a = copy(source, tmp_path / "a", rounds=3)
+    b = copy(source, tmp_path / "b", rounds=3, rps_factor=factor, scaled_stack="django-asgi")
+    text, _, _ = run_compare(tmp_path, capsys, a, b)
+    rows_a, rows_b = read_rows(a), read_rows(b)
+    checked = 0
+    for row in section_rows(text, "Stack ratios within each run"):
+        if row["heading"] != "Django ASGI / Django WSGI" or row["B/A of the ratio [95 %]"] == "n/a":
+            continue
+        key = (endpoint_of(row["endpoint"]), row["tool"], int(row["concurrency"]))
+        mine, first = asgi_over_wsgi_by_round(rows_b, *key), asgi_over_wsgi_by_round(rows_a, *key)
+        shown = row["B/A of the ratio [95 %]"]
+        assert shown.startswith(f"{factor:.2f}× ["), row
+        if min(len(mine), len(first)) < 3:
+            assert "no verdict" in shown
+            continue
+        test = scipy_stats.ttest_ind(np.log(mine), np.log(first), equal_var=False)
+        low, high = np.exp(test.confidence_interval(0.95))
+        assert re.search(r"\[([\d.]+)–([\d.]+)\]", shown).groups() == (f"{low:.2f}", f"{high:.2f}"), shown
+        assert shown.endswith(", agree" if low <= 1 <= high else ", **disagree**"), shown
+        checked += 1
+    assert checked
 
 
 def test_manual_flow_ratio_is_asgi_over_wsgi_with_a_welch_interval(tmp_path, capsys):

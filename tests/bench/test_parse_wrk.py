@@ -13,7 +13,7 @@ from bench.schema import ERROR_KEYS, LATENCY_KEYS
 from bench.tool_result import ParseError, ToolResult
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "raw" / "wrk"
-PARSEABLE = ["get", "post", "non_2xx", "timeouts", "server_killed", "no_response"]
+PARSEABLE = ["get", "post", "non_2xx", "timeouts", "server_killed", "no_response", "steady", "long_tail"]
 
 
 def parse(name: str) -> tuple[ToolResult, str]:
@@ -55,10 +55,66 @@ def test_latency_is_ordered_and_in_milliseconds(name):
     assert lat["p50"] == pytest.approx(float(p50.group(1)) / (1000 if p50.group(2) == "us" else 1), rel=0.01)
 
 
-def test_the_measured_mean_latency_is_wrks_own():
-    result, raw = parse("get")
-    summary = json.loads(raw.split("WRK_SUMMARY_JSON ", 1)[1].splitlines()[0])
-    assert result.measured_mean_ms == summary["latency_us"]["mean"] / 1000 == result.latency_ms["mean"]
+def summary_of(stdout: str) -> dict:
+    return json.loads(stdout.split("WRK_SUMMARY_JSON ", 1)[1].splitlines()[0])
+
+
+def test_the_row_latency_is_the_measured_one():
+    result, stdout = parse("get")
+    measured = summary_of(stdout)["latency_us"]
+    assert result.measured_mean_ms == measured["mean"] / 1000 == result.latency_ms["mean"]
+    assert result.latency_ms["p99"] == measured["p99"] / 1000
+
+
+@pytest.mark.parametrize("name", ["get", "post", "non_2xx", "timeouts", "server_killed", "steady", "long_tail"])
+def test_one_measured_sample_per_request_and_a_mean_never_above_wrks(name):
+    """wrk drops latencies beyond --timeout; nothing else is missing. wrk adds samples only
+    above its interval (the mean time per request on a connection, which is at least the
+    mean latency), so taking them out can only lower the mean; the top bucket is untouched."""
+    result, stdout = parse(name)
+    summary = summary_of(stdout)
+    measured, reported = summary["latency_us"], summary["latency_us_wrk"]
+    assert result.requests - result.errors["timeout"] <= measured["samples"] <= result.requests
+    assert measured["max"] == reported["max"]
+    assert measured["mean"] <= reported["mean"] + 0.001
+
+
+def test_without_a_long_tail_the_measured_figures_are_wrks_own():
+    """No latency reached twice wrk's correction interval, so it added nothing: the script's
+    own statistics over the histogram must then equal wrk's to the microsecond."""
+    _, stdout = parse("steady")
+    summary = summary_of(stdout)
+    measured, reported = summary["latency_us"], summary["latency_us_wrk"]
+    assert reported["max"] < 2 * summary["correction_us"]
+    for key in ("mean", "stdev", "max", "p50", "p75", "p90", "p99", "p99_9"):
+        assert measured[key] == pytest.approx(reported[key], abs=0.001), key
+
+
+def test_a_long_tail_keeps_littles_law_once_wrks_added_samples_are_taken_out():
+    """10 connections in a closed loop serve at most 10 / mean latency requests per second
+    (less by the client's own gap between requests). wrk's corrected mean breaks that bound;
+    the measured mean keeps it."""
+    result, stdout = parse("long_tail")
+    summary = summary_of(stdout)
+    connections = 10
+    assert summary["latency_us_wrk"]["max"] >= 2 * summary["correction_us"]  # the correction did add samples
+    by_measured = connections / (result.latency_ms["mean"] / 1000)
+    by_wrk = connections / (summary["latency_us_wrk"]["mean"] / 1e6)
+    assert 0.90 * by_measured <= result.rps <= 1.02 * by_measured
+    assert result.rps > 1.10 * by_wrk
+
+
+def test_a_histogram_that_does_not_add_up_is_invalid():
+    """A wrk whose correction differs from the one the script undoes would leave a sample
+    count that does not match the requests: the level is disowned, not published."""
+    raw = read_raw(FIXTURES / "get.txt")
+    summary = summary_of(raw.stdout)
+    wrong = raw.stdout.replace(f'"samples":{summary["latency_us"]["samples"]}',
+                               f'"samples":{summary["requests"] // 2}', 1)
+    result = parse_wrk(wrong, raw.stderr)
+    assert not result.valid
+    assert result.invalid_reason.startswith(f"wrk: {summary['requests'] // 2} latency samples for "
+                                            f"{summary['requests']} requests")
 
 
 def test_clean_get_is_valid_with_no_errors():

@@ -21,6 +21,7 @@ from scipy import stats as scipy_stats
 from bench.analysis import report
 from bench.analysis.frames import load_run
 from bench.schema import ENDPOINT_PATHS, EXCLUDING_FLAGS
+from lab.stacks import STACKS
 
 SECTIONS = ("## Answers", "## Verdicts", "## Headline figures", "## Noise and validity", "## Methodology",
             "## Verification", "## Metadata and settings", "## Flagged rows", "## Charts")
@@ -186,6 +187,43 @@ def test_ratios_to_the_baseline_are_paired_by_round(reported):
             assert row["verdict"] in ("ahead", "behind", "within noise")
         checked += 1
     assert checked
+
+
+def test_precision_is_read_from_the_per_round_ratios(reported):
+    """Each headline ratio's row: ± reached is its interval's half-width, one round's spread is
+    the sd of the per-round log ratios (numpy), and the rounds for ±10 % are the first n whose
+    t-interval at that spread (scipy.stats.t directly) is no wider; the standard profile's 5
+    rounds give the width that t-interval has at n=5."""
+    run_dir, text, _ = reported
+    table = tables_in_section(text, "Noise and validity").get("Precision", [])
+    levels = counted_by_level(read_rows(run_dir))
+    by_short = {STACKS[s].short: s for s in STACKS}
+    paths = {title(e): e for e in ENDPOINT_PATHS}
+
+    def width(sd: float, n: int) -> float:
+        return math.sinh(scipy_stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n))
+
+    checked = 0
+    for row in table:
+        a, b = (by_short[name] for name in row["ratio"].split("/"))
+        tool, level = row["level"].split(" c=")
+        mine, base = levels[(a, paths[row["endpoint"]], tool, int(level))], levels[(b, paths[row["endpoint"]], tool, int(level))]
+        rounds = sorted(set(mine) & set(base))
+        assert int(row["rounds counted"]) == len(rounds)
+        if len(rounds) < 2:
+            continue
+        logs = np.log([mine[r] / base[r] for r in rounds])
+        sd = float(np.std(logs, ddof=1))
+        low, high = t_interval(logs)
+        assert number(row["± reached"].strip("±%")) == pytest.approx(
+            100 * (high - low) / (2 * math.exp(logs.mean())), abs=0.051)
+        assert float(row["one round's spread (sd of log ratio)"]) == pytest.approx(sd, abs=0.0006)
+        needed = next(n for n in range(2, 100_000) if width(sd, n) <= 0.10)
+        assert int(row["rounds for ±10%"]) == needed
+        assert number(row["± with the standard profile's 5 rounds"].strip("±%")) == pytest.approx(
+            100 * width(sd, 5), abs=0.051)
+        checked += 1
+    assert checked or not table
 
 
 def test_every_verdict_sentence_carries_its_interval_and_the_right_word(reported):

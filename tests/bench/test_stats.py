@@ -145,3 +145,26 @@ def test_spread_gives_median_extremes_and_coefficient_of_variation():
     assert spread.cv == pytest.approx(math.sqrt(5 / 3) / 2.5)
     assert math.isnan(stats.spread([3.0]).cv)
     assert stats.spread([]).n == 0
+
+
+def test_half_width_and_log_spread_read_an_interval_back():
+    """Rounds scattering by sd 0.2 in log over n=16: the log half-width is t(15) × 0.2 / 4
+    (t(15) = 2.131449546 from the table), the relative half-width its sinh."""
+    logs = np.array([0.2, -0.2] * 8)  # mean 0, sample sd 0.2 × sqrt(16/15)
+    sd = float(np.std(logs, ddof=1))
+    verdict = stats.paired_ratio(np.exp(logs), np.ones(16))
+    assert stats.log_spread(verdict) == pytest.approx(sd, rel=1e-9)
+    assert stats.half_width(verdict) == pytest.approx(math.sinh(2.131449546 * sd / 4), rel=1e-8)
+    assert stats.expected_half_width(sd, 16) == pytest.approx(stats.half_width(verdict), rel=1e-9)
+    assert math.isnan(stats.half_width(stats.paired_ratio([1.0], [1.0])))
+    assert math.isnan(stats.log_spread(stats.paired_ratio([1.0], [1.0])))
+
+
+def test_rounds_for_is_the_first_count_that_reaches_the_target():
+    for sd in (0.05, 0.19, 0.21, 0.5):
+        n = stats.rounds_for(sd)
+        assert stats.expected_half_width(sd, n) <= stats.TARGET_HALF_WIDTH < stats.expected_half_width(sd, n - 1)
+    assert stats.rounds_for(0.0) == 2
+    assert stats.rounds_for(0.21) == 20  # sinh(t(19) × 0.21 / √20) = 0.0984; 19 rounds give 0.1014
+    assert stats.rounds_for(float("nan")) is None
+    assert stats.rounds_for(50.0) is None  # beyond any run
