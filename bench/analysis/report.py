@@ -14,7 +14,19 @@ from typing import Any
 
 import pandas as pd
 
-from bench.analysis import answers, browser, context, markdown, precision, sentences, servers, stats, sweep, validity, verdicts
+from bench.analysis import (
+    answers,
+    browser,
+    context,
+    markdown,
+    precision,
+    sentences,
+    servers,
+    stats,
+    sweep,
+    validity,
+    verdicts,
+)
 from bench.analysis.frames import Run, RunError, aggregate, flagged_rows, load_run, ordered
 from bench.analysis.plots import METRICS, SUMMARY_CHART, chart_footer, chart_name, draw_run_charts
 from bench.analysis.stacks import BASELINE, endpoint_sort_key, endpoint_title

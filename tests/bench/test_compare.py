@@ -110,7 +110,8 @@ def test_a_slower_copy_is_half_the_rate_and_its_own_ratios_agree(tmp_path, capsy
 def asgi_over_wsgi_by_round(rows: list[dict], endpoint: str, tool: str, level: int) -> list[float]:
     by_round: dict[tuple, dict[str, float]] = {}
     for r in rows:
-        if counted(r) and r["stack"] in DJANGO and (r["endpoint"], r["tool"], r["concurrency"]) == (endpoint, tool, level):
+        level_key = (r["endpoint"], r["tool"], r["concurrency"])
+        if counted(r) and r["stack"] in DJANGO and level_key == (endpoint, tool, level):
             by_round.setdefault((r.get("variant", ""), r["repeat"]), {})[r["stack"]] = r["rps"]
     return [v["django-asgi"] / v["django-wsgi"] for v in by_round.values() if len(v) == 2]
 

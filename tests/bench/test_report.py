@@ -207,7 +207,8 @@ def test_precision_is_read_from_the_per_round_ratios(reported):
     for row in table:
         a, b = (by_short[name] for name in row["ratio"].split("/"))
         tool, level = row["level"].split(" c=")
-        mine, base = levels[(a, paths[row["endpoint"]], tool, int(level))], levels[(b, paths[row["endpoint"]], tool, int(level))]
+        key = (paths[row["endpoint"]], tool, int(level))
+        mine, base = levels[(a, *key)], levels[(b, *key)]
         rounds = sorted(set(mine) & set(base))
         assert int(row["rounds counted"]) == len(rounds)
         if len(rounds) < 2:
