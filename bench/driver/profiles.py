@@ -84,9 +84,9 @@ class ToolPlan:
 PROFILES: dict[str, Profile] = {p.name: p for p in (
     Profile("smoke", {ANY_ENDPOINT: (2,)}, 1, 3, 1, 1, "tests: seconds per stack"),
     Profile("quick", {"ping": (16,), "sync": (2,), "async": (2,), ANY_ENDPOINT: (4,)}, 2, 12, 4, 1,
-            "make bench: every stack and endpoint at one saturating level in interleaved wrk rounds (24 on "
-            "/ping/ and 20 on POST /sync/io/, the headline comparisons; 4 on the others), ab one round on "
-            "those two as a cross-check", "about 10-12 min", {"ping": 24, "sync-io": 20}, ("ping", "sync-io")),
+            "make bench: every stack and endpoint at one saturating level in interleaved wrk rounds (22 on "
+            "/ping/ and 18 on POST /sync/io/, the headline comparisons; 4 on the others), ab one round on "
+            "those two as a cross-check", "about 10-12 min", {"ping": 22, "sync-io": 18}, ("ping", "sync-io")),
     Profile("standard", {ANY_ENDPOINT: (4, 16, 64)}, 10, 60, 5, 3,
             "a considered comparison: three levels, 5 rounds, ab cross-check in 3 rounds", "about 1.5 h"),
     Profile("full", {ANY_ENDPOINT: (1, 4, 16, 64, 256)}, 15, 120, 5, 3,

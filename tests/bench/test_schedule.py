@@ -39,7 +39,7 @@ def test_rounds_go_repeat_first():
 
 def test_the_headline_endpoints_get_more_rounds_in_the_quick_profile():
     per_endpoint = Counter(r.endpoint for r in rounds(tools=(Tool.WRK,)))
-    assert per_endpoint == {Endpoint.PING: 24, Endpoint.SYNC_IO: 20}
+    assert per_endpoint == {Endpoint.PING: 22, Endpoint.SYNC_IO: 18}
     plan = ToolPlan(PROFILES["quick"], (Tool.WRK,))
     assert plan.repeats(Tool.WRK, Endpoint.SYNC) == 4
     assert ToolPlan(PROFILES["quick"].with_repeats(3), (Tool.WRK,)).repeats(Tool.WRK, Endpoint.PING) == 3
