@@ -61,7 +61,7 @@ def test_a_varied_limit_is_read_from_the_variant_and_scaled_by_workers():
 
 
 def test_a_run_without_an_axis_has_no_sweep_section():
-    run = load_run(ROOT / "fixtures" / "runs" / "20261201T114025Z-wrk-ab")
+    run = load_run(ROOT / "fixtures" / "runs" / "20261201T163434Z-wrk-ab")
     assert sweep.axis(run) is None and sweep.section(run) == "" and sweep.async_answer(run) is None
 
 
