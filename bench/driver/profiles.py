@@ -94,7 +94,7 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
     Profile("servers", {"ping": (16,), "sync": (2,), "async": (2,), ANY_ENDPOINT: (4,)}, 2, 12, 4, 1,
             "every registered stack: Django and FastAPI on Granian, gunicorn and uvicorn, and the framework-free "
             "apps that give each server's /ping/ ceiling; quick's levels, 12 wrk rounds on /ping/, 4 on the others, "
-            "ab one round on /ping/ and POST /sync/io/", "about 25 min", {"ping": 12}, ("ping", "sync-io"),
+            "ab one round on /ping/ and POST /sync/io/", "about 15-25 min", {"ping": 12}, ("ping", "sync-io"),
             stacks=tuple(STACKS)),
     Profile("latency", {ANY_ENDPOINT: (16,)}, 3, 30, 3, 0,
             "where async pays off: the io endpoints of every stack with the database 0, 0.5, 1, 2 and 5 ms "
