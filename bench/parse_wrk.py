@@ -1,11 +1,11 @@
 """Turn wrk's output into a ToolResult, from the one JSON line bench/wrk_summary.lua prints.
 
 wrk's own report rounds to display units ("1.23ms", "4.56k"); the Lua summary gives
-exact counts and microseconds, so only that line is read. Its `latency_us` are the
-latencies wrk measured, with the samples wrk's coordinated-omission correction adds
-taken out again (see the script); `latency_us_wrk`, wrk's corrected figures, stay in the
-raw output only. wrk prints it only when it
+exact counts and microseconds, so only that line is read. wrk prints it only when it
 finishes a run, so its absence means wrk failed (closed port, bad script, killed).
+Its `latency_us` are the latencies wrk measured, with the samples wrk's coordinated-
+omission correction adds taken out again (see the script); `latency_us_wrk`, wrk's
+corrected figures, stay in the raw output only.
 """
 
 from __future__ import annotations

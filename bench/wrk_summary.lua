@@ -46,8 +46,8 @@ local function correction_interval(summary)
    return math.floor(summary.duration / per_connection)
 end
 
--- The histogram's values (ascending), its counts as wrk left them, and as it measured them.
-local function histograms(latency, interval)
+-- The histogram's values (ascending) and their counts as wrk measured them.
+local function measured_histogram(latency, interval)
    local values, reported, measured = {}, {}, {}
    for i = 1, #latency do
       local value, count = latency(i)
@@ -59,7 +59,7 @@ local function histograms(latency, interval)
       if interval and value > interval then count = count - (reported[value + interval] or 0) end
       measured[value] = count
    end
-   return values, reported, measured
+   return values, measured
 end
 
 -- mean, stdev (n - 1), max and percentiles of a histogram, as wrk's stats.c computes them.
@@ -91,8 +91,7 @@ function done(summary, latency, requests)
    local measured, reported, interval = "null", "null", correction_interval(summary)
    -- wrk keeps only latencies up to --timeout; with none recorded its stats are not numbers.
    if summary.requests > 0 and latency.max > 0 then
-      local values, _, as_measured = histograms(latency, interval)
-      measured = describe(values, as_measured)
+      measured = describe(measured_histogram(latency, interval))
       reported = string.format(
          '{"mean":%.3f,"stdev":%.3f,"max":%d,"p50":%d,"p75":%d,"p90":%d,"p99":%d,"p99_9":%d}',
          latency.mean, latency.stdev, latency.max,

@@ -26,7 +26,7 @@ from matplotlib.colors import to_hex
 from bench.analysis import compare_tables, markdown
 from bench.analysis.frames import UNKNOWN, Run, RunError, aggregate, load_run
 from bench.analysis.plots import METRICS, Series, chart_name, draw_measure, endpoint_series
-from bench.analysis.stacks import endpoint_sort_key, endpoint_title, stack_label
+from bench.analysis.stacks import PAIRS, endpoint_sort_key, endpoint_title, stack_label
 
 # Metadata that makes runs incomparable when it differs (dotted keys flatten nested dicts).
 LOUD_KEYS = ("host", "cpu_model", "cpu_count", "kernel", "os", "python", "git_sha", "limiter", "placement",
@@ -107,7 +107,7 @@ def run_table_text(table: pd.DataFrame) -> str:
 
 def within_run_text(runs: list[Run], labels: list[str]) -> str:
     parts = []
-    for a, b in compare_tables.PAIRS:
+    for a, b in PAIRS:
         table = compare_tables.within_run(runs, labels, a, b)
         if not table.empty:
             table["endpoint"] = table["endpoint"].map(endpoint_title)

@@ -23,11 +23,6 @@ import pandas as pd
 from bench.analysis import sentences, stats, verdicts
 from bench.analysis.frames import LEVEL_KEYS, Run, aggregate, ordered, round_ratios
 from bench.analysis.stacks import BASELINE, stack_sort_key
-from lab.stacks import DJANGO_ASGI, DJANGO_WSGI, FASTAPI
-
-# Within-run ratios shown side by side: (numerator, denominator).
-PAIRS = ((DJANGO_ASGI, DJANGO_WSGI), (FASTAPI, DJANGO_WSGI),
-         (FASTAPI, DJANGO_ASGI))
 
 
 def counted_rps(run: Run) -> dict[tuple, list[float]]:

@@ -12,10 +12,9 @@ import math
 import pandas as pd
 
 from bench.analysis import markdown, stats, verdicts
-from bench.analysis.compare_tables import PAIRS
 from bench.analysis.frames import Run
 from bench.analysis.sentences import fmt_interval, short
-from bench.analysis.stacks import endpoint_sort_key, endpoint_title
+from bench.analysis.stacks import PAIRS, endpoint_sort_key, endpoint_title
 from bench.driver.profiles import PROFILES
 
 COMPARED = "standard"  # the profile whose rounds the table projects to

@@ -8,7 +8,7 @@ import zlib
 from dataclasses import dataclass
 
 from bench.schema import ENDPOINT_PATHS, Endpoint
-from lab.stacks import BASELINE, STACKS
+from lab.stacks import BASELINE, DJANGO_ASGI, DJANGO_WSGI, FASTAPI, STACKS
 
 
 @dataclass(frozen=True)
@@ -19,10 +19,13 @@ class StackStyle:
 
 STACK_STYLES: dict[str, StackStyle] = {s.id: StackStyle(s.label, s.colour) for s in STACKS.values()}
 
+# The stack ratios compared run against run and in the report's precision table: (numerator, denominator).
+PAIRS = ((DJANGO_ASGI, DJANGO_WSGI), (FASTAPI, DJANGO_WSGI), (FASTAPI, DJANGO_ASGI))
+
 # Colours no known stack uses, for ids read from /info/ that the table does not know.
 FALLBACK_COLOURS = ("#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94")
 
-__all__ = ["BASELINE", "STACK_STYLES", "StackStyle", "endpoint_sort_key", "endpoint_title", "stack_label",
+__all__ = ["BASELINE", "PAIRS", "STACK_STYLES", "StackStyle", "endpoint_sort_key", "endpoint_title", "stack_label",
            "stack_sort_key", "stack_style"]
 
 
