@@ -1,7 +1,8 @@
 """`python -m bench compare RUN_A RUN_B [...] [--out DIR]`: runs against the first one,
-with 95 % intervals, e.g. the manual flow where Django is served once with USE_ASGI=false
-and once with USE_ASGI=true and each is measured with `bench/run_wrk.sh --url`. The
-figures come from compare_tables.py; this module writes them and warns.
+with 95 % intervals, and the stack ratios pooled across all of them; e.g. the manual
+flow where Django is served once with USE_ASGI=false and once with USE_ASGI=true and
+each is measured with `bench/run_wrk.sh --url`, or three `make bench` runs of one
+machine. The figures come from compare_tables.py; this module writes them and warns.
 
 Runs made on different machines, limits or versions are not comparable without saying
 so: every differing key is named, with its values, loudly on stderr and at the top of
@@ -115,6 +116,16 @@ def within_run_text(runs: list[Run], labels: list[str]) -> str:
     return "\n\n".join(parts) or "No run measured two of the stacks side by side."
 
 
+def across_runs_text(runs: list[Run], labels: list[str]) -> str:
+    parts = []
+    for a, b in PAIRS:
+        table = compare_tables.across_runs(runs, labels, a, b)
+        if not table.empty:
+            table["endpoint"] = table["endpoint"].map(endpoint_title)
+            parts.append(f"### {stack_label(a)} / {stack_label(b)}\n\n{_md_table(table)}")
+    return "\n\n".join(parts) or "No two runs measured the same two stacks side by side."
+
+
 def _md_table(frame: pd.DataFrame) -> str:
     return markdown.table(list(frame.columns), frame.itertuples(index=False))
 
@@ -131,11 +142,12 @@ def _loud_block(labels: list[str], loud: list[Difference], incomplete: list[str]
     return "\n".join(text)
 
 
-def render_compare(runs: list[Run], labels: list[str], charts: list[Path], out: Path) -> tuple[str, str]:
-    """compare.md, and the run-vs-run tables alone (printed to stdout)."""
+def render_compare(runs: list[Run], labels: list[str], charts: list[Path], out: Path) -> tuple[str, str, str]:
+    """compare.md, and the run-vs-run and across-runs tables alone (printed to stdout)."""
     loud, quiet = loud_differences(runs), quiet_differences(runs)
     speeds, speed_loud = compare_tables.speed_table(runs, labels)
     ratio_text = run_table_text(compare_tables.run_vs_run(runs, labels))
+    across_text = across_runs_text(runs, labels)
     parts = [f"# Comparison of runs {', '.join(labels)}", "",
              _loud_block(labels, loud, run_warnings(runs, labels), speed_loud)]
     parts += ["## Runs", "", markdown.table(
@@ -155,9 +167,11 @@ def render_compare(runs: list[Run], labels: list[str], charts: list[Path], out: 
                "speed."), "", _md_table(speeds), ""]
     parts += ["## Run against run", "", RUN_INTRO.format(first=labels[0]), "", ratio_text, ""]
     parts += ["## Stack ratios within each run", "", WITHIN_INTRO.format(first=labels[0]), "",
-              within_run_text(runs, labels), "", "## Charts", ""]
+              within_run_text(runs, labels), ""]
+    parts += ["## Stack ratios across runs", "", ACROSS_INTRO, "", across_text, "",
+              "## Charts", ""]
     parts += [f"![{path.stem}]({path.relative_to(out).as_posix()})\n" for path in charts]
-    return "\n".join(parts) + "\n", ratio_text
+    return "\n".join(parts) + "\n", ratio_text, across_text
 
 
 RUN_INTRO = ("Per endpoint, tool and level: each run's throughput (geometric mean over counted rounds, 95 % "
@@ -170,6 +184,14 @@ WITHIN_INTRO = ("Each run's own paired ratio (rounds that measured both stacks),
                 "ratio of the later run's ratio to {first}'s (Welch 95 % interval of their per-round ratios): "
                 "*agree* when it contains 1, *disagree* when it does not. Containment is the stricter test: "
                 "two runs with equal, honest intervals hold each other's estimate only about 5 times in 6.")
+
+ACROSS_INTRO = ("One estimate from all the runs: the geometric mean of the runs' own ratios, with a 95 % interval "
+                "over runs (t with runs − 1 degrees of freedom; its variance never below what the runs' rounds "
+                "give), so that drift between runs, which no single run's interval can show, widens it; three "
+                "runs are needed for a verdict. *runs scatter*: the standard deviation of the runs' ratios, "
+                "beside what their rounds alone predict. *runs alike?*: the Alexander-Govern test of equal "
+                "means (each run with its own scatter); **no** means the runs drifted apart by more than a "
+                "run's interval admits: quote the across-runs interval, not one run's.")
 
 
 def draw_overlays(runs: list[Run], labels: list[str], out: Path) -> list[Path]:
@@ -218,11 +240,15 @@ def main(argv: list[str]) -> int:
     out = args.out or default_out(args.runs[0])
     out.mkdir(parents=True, exist_ok=True)
     charts = draw_overlays(runs, labels, out)
-    text, ratio_text = render_compare(runs, labels, charts, out)
+    text, ratio_text, across_text = render_compare(runs, labels, charts, out)
     (out / "compare.md").write_text(text, encoding="utf-8")
     print("\n".join(f"{label} = {run.run_id} ({run.path})" for label, run in zip(labels, runs, strict=True)))
     print()
     print(ratio_text)
+    print()
+    print("Stack ratios across runs (compare.md says how to read them):")
+    print()
+    print(across_text)
     print()
     print(f"compare.md: {out / 'compare.md'}")
     print(f"charts:     {out / 'charts'}/")

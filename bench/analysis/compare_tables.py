@@ -10,8 +10,11 @@ two runs measuring the same ratio with equal, honest 95 % intervals each hold th
 estimate only about 5 times in 6 (A − B scatters by σ√2, and |A − B| < 1.96σ holds with
 probability P(|Z| < 1.39) = 0.83). Whether they disagree is decided beside it, by the
 Welch interval of one run's per-round ratios against the other's: the ratio of the
-ratio. The speed probe tells whether the machine itself was faster in one run: then
-every run-vs-run ratio mixes the machine's change with the stacks'.
+ratio. With several runs, the same ratios are pooled across them (stats.across_runs):
+an interval over runs carries drift between runs, which no run's own interval can
+show, and stats.run_agreement tests whether they differ. The speed probe tells whether
+the machine itself was faster in one run: then every run-vs-run ratio mixes the
+machine's change with the stacks'.
 """
 
 from __future__ import annotations
@@ -143,6 +146,50 @@ def within_run(runs: list[Run], labels: list[str], a: str, b: str) -> pd.DataFra
         rows.append(row)
     frame = pd.DataFrame(rows)
     return ordered(frame, ["endpoint", "tool", "concurrency"]) if rows else frame
+
+
+def across_runs(runs: list[Run], labels: list[str], a: str, b: str) -> pd.DataFrame:
+    """a/b at every level two or more runs measured both: each run's estimate, one estimate
+    over runs whose interval takes their drift into account (stats.across_runs), and whether
+    the runs differ by more than their rounds explain (stats.run_agreement)."""
+    per_round = [_per_round_ratios(run, a, b) for run in runs]
+    keys = list(dict.fromkeys(k for found in per_round for k in found))
+    rows = []
+    for key in keys:
+        measured = [(label, found[key]) for label, found in zip(labels, per_round, strict=True) if key in found]
+        if len(measured) < 2:
+            continue
+        values = [ratios for _, ratios in measured]
+        pooled, agreement = stats.across_runs(values), stats.run_agreement(values)
+        endpoint, tool, concurrency = key
+        rows.append({"endpoint": endpoint, "tool": tool, "concurrency": concurrency,
+                     "each run": ", ".join(f"{label} {sentences.fmt_ratio(stats.geometric_interval(ratios).estimate)}"
+                                           for label, ratios in measured),
+                     "across runs [95 %]": f"{sentences.fmt_interval(pooled)}, {_pooled_word(pooled)}",
+                     "runs scatter (sd) / rounds predict": _scatter(agreement),
+                     "runs alike?": _alike(agreement)})
+    frame = pd.DataFrame(rows)
+    return ordered(frame, ["endpoint", "tool", "concurrency"]) if rows else frame
+
+
+def _pooled_word(verdict: stats.Verdict) -> str:
+    if verdict.kind is stats.Kind.NO_VERDICT:
+        return f"no verdict ({verdict.n} runs, {stats.MIN_ROUNDS} needed)"
+    return str(verdict.kind)
+
+
+def _scatter(agreement: stats.RunAgreement) -> str:
+    if math.isnan(agreement.scatter):
+        return "n/a"
+    return f"±{math.expm1(agreement.scatter):.1%} / ±{math.expm1(agreement.expected):.1%}"
+
+
+def _alike(agreement: stats.RunAgreement) -> str:
+    if math.isnan(agreement.p_value):
+        return "n/a"
+    if agreement.differ:
+        return f"**no** (p = {agreement.p_value:.3f}): they drift apart by more than their rounds explain"
+    return f"yes (p = {agreement.p_value:.2f})"
 
 
 def speed_table(runs: list[Run], labels: list[str]) -> tuple[pd.DataFrame, list[str]]:

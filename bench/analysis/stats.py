@@ -214,3 +214,62 @@ def rounds_for(sd: float, target: float = TARGET_HALF_WIDTH, limit: int = 100_00
         else:
             low = middle + 1
     return low
+
+
+@dataclass(frozen=True)
+class RunAgreement:
+    """Whether several runs measured one value alike, from each run's per-round values.
+    `p_value`: the Alexander-Govern test (scipy) of equal means of their logs, which lets
+    each run scatter by its own amount; below 1 − CONFIDENCE the runs differ by more than
+    their rounds explain. `scatter`: the standard deviation of the runs' log estimates;
+    `expected`: what their rounds alone predict (root mean square of their standard
+    errors). Scatter well above expected is drift between runs that no single run's
+    interval can show. NaN where fewer than two runs have two values."""
+
+    runs: int
+    p_value: float
+    scatter: float
+    expected: float
+
+    @property
+    def differ(self) -> bool:
+        return self.p_value < 1 - CONFIDENCE
+
+
+def run_agreement(runs: Sequence[Sequence[float] | np.ndarray]) -> RunAgreement:
+    logs = [np.log(positive(values)) for values in runs]
+    logs = [values for values in logs if len(values) >= 2]
+    if len(logs) < 2:
+        return RunAgreement(len(logs), math.nan, math.nan, math.nan)
+    means = np.array([values.mean() for values in logs])
+    errors = np.array([values.var(ddof=1) / len(values) for values in logs])
+    if all(np.ptp(values) == 0 for values in logs):  # no scatter inside any run: no test to make
+        p_value = 1.0 if np.ptp(means) == 0 else 0.0
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            p_value = float(stats.alexandergovern(*logs).pvalue)
+    return RunAgreement(len(logs), p_value, float(np.std(means, ddof=1)), float(np.sqrt(errors.mean())))
+
+
+def across_runs(runs: Sequence[Sequence[float] | np.ndarray]) -> Verdict:
+    """One value measured by several runs (each a list of per-round values): the geometric
+    mean of the runs' own estimates with a t-interval over runs (k − 1 degrees of freedom),
+    so drift between runs widens it. Three runs can agree closely by chance, so the
+    variance of their mean is never taken below what their rounds alone give (the larger
+    of the runs' scatter and their mean squared standard error; Hartung-Knapp's modified
+    interval; runs of a single round give no such floor). A verdict needs MIN_ROUNDS runs,
+    as one run needs rounds."""
+    logs = [np.log(positive(values)) for values in runs]
+    logs = [values for values in logs if len(values)]
+    if not logs:
+        return _verdict(NAN_ESTIMATE)
+    means = np.array([values.mean() for values in logs])
+    centre, k = float(means.mean()), len(means)
+    if k < 2:
+        return _verdict(Estimate(math.exp(centre), math.nan, math.nan, k))
+    errors = [values.var(ddof=1) / len(values) for values in logs if len(values) >= 2]
+    floor = float(np.mean(errors)) if errors else 0.0  # runs of one round each: their scatter alone
+    spread_of_mean = math.sqrt(max(float(np.var(means, ddof=1)), floor) / k)
+    reach = _t_quantile(k) * spread_of_mean
+    return _verdict(Estimate(math.exp(centre), math.exp(centre - reach), math.exp(centre + reach), k))

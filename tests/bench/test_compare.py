@@ -145,6 +145,37 @@ def test_runs_agree_on_a_ratio_unless_one_stack_changed(tmp_path, capsys, factor
     assert checked
 
 
+def test_across_runs_pools_each_runs_ratio_and_names_drift(tmp_path, capsys):
+    """Three copies of a real run, the third with its ASGI rows scaled by 1.25: each run's
+    ratio is its geometric mean of per-round ratios (recomputed here), the pooled figure is
+    their geometric mean, and where a level has many rounds the shift is called drift; two
+    identical copies are alike."""
+    source = most_rounds()
+    a = copy(source, tmp_path / "a", rounds=3)
+    b = copy(source, tmp_path / "b", rounds=3)
+    c = copy(source, tmp_path / "c", rounds=3, rps_factor=1.25, scaled_stack="django-asgi")
+    text, out, _ = run_compare(tmp_path, capsys, a, b, c)
+    assert "Stack ratios across runs" in out
+    rows = [r for r in section_rows(text, "Stack ratios across runs") if r["heading"] == "Django ASGI / Django WSGI"]
+    assert rows
+    many_rounds = 0
+    for row in rows:
+        key = (endpoint_of(row["endpoint"]), row["tool"], int(row["concurrency"]))
+        ratios = asgi_over_wsgi_by_round(read_rows(a), *key)
+        each = scipy_stats.gmean(ratios)
+        assert row["each run"] == f"A {each:.2f}×, B {each:.2f}×, C {each * 1.25:.2f}×", row
+        pooled = scipy_stats.gmean([each, each, each * 1.25])
+        assert row["across runs [95 %]"].startswith(f"{pooled:.2f}× ["), row
+        if len(ratios) >= 12:
+            assert row["runs alike?"].startswith("**no**"), row
+            many_rounds += 1
+    assert many_rounds
+    text, _, _ = run_compare(tmp_path / "two", capsys, a, b)
+    for row in section_rows(text, "Stack ratios across runs"):
+        assert row["runs alike?"] in ("yes (p = 1.00)", "n/a"), row
+        assert "no verdict (2 runs, 3 needed)" in row["across runs [95 %]"], row
+
+
 def test_manual_flow_ratio_is_asgi_over_wsgi_with_a_welch_interval(tmp_path, capsys):
     """Two runs of one stack each, as `run_wrk.sh --url` makes them; the figures come from the rows."""
     source = next((d for d in RUN_DIRS if {r["stack"] for r in read_rows(d)} >= DJANGO), None)

@@ -168,3 +168,63 @@ def test_rounds_for_is_the_first_count_that_reaches_the_target():
     assert stats.rounds_for(0.21) == 20  # sinh(t(19) × 0.21 / √20) = 0.0984; 19 rounds give 0.1014
     assert stats.rounds_for(float("nan")) is None
     assert stats.rounds_for(50.0) is None  # beyond any run
+
+
+def test_across_runs_is_a_t_interval_over_the_runs_estimates():
+    """Runs whose estimates scatter more than their rounds: the interval is the one-sample t
+    interval of the runs' log estimates (here written out with the t table's quantile)."""
+    runs = [[0.17, 0.18, 0.19], [0.20, 0.21, 0.22], [0.18, 0.19, 0.20]]
+    means = [float(np.mean(np.log(r))) for r in runs]
+    centre, sd = float(np.mean(means)), float(np.std(means, ddof=1))
+    verdict = stats.across_runs(runs)
+    assert verdict.n == 3 and verdict.kind is stats.Kind.BEHIND
+    assert verdict.estimate == pytest.approx(math.exp(centre))
+    assert verdict.low == pytest.approx(math.exp(centre - T_975[2] * sd / math.sqrt(3)), rel=1e-9)
+    assert verdict.high == pytest.approx(math.exp(centre + T_975[2] * sd / math.sqrt(3)), rel=1e-9)
+
+
+def test_across_runs_never_narrower_than_the_runs_rounds_allow():
+    """Three runs whose estimates agree exactly (by construction) still carry their rounds'
+    uncertainty: the variance of the mean is the runs' mean squared standard error."""
+    runs = [[0.15, 0.18, 0.21], [0.21, 0.18, 0.15], [0.18, 0.15, 0.21]]
+    logs = np.log(runs)
+    floor = float(np.mean(logs.var(axis=1, ddof=1) / 3))
+    centre = float(logs.mean())
+    verdict = stats.across_runs(runs)
+    assert verdict.high == pytest.approx(math.exp(centre + T_975[2] * math.sqrt(floor / 3)), rel=1e-9)
+    assert verdict.low < verdict.estimate < verdict.high
+
+
+def test_across_runs_needs_three_runs_for_a_verdict():
+    assert stats.across_runs([[0.9, 1.0, 1.1], [1.0, 1.1, 1.2]]).kind is stats.Kind.NO_VERDICT
+    assert stats.across_runs([[0.9, 1.0, 1.1]]).kind is stats.Kind.NO_VERDICT
+    assert stats.across_runs([]).n == 0
+
+
+def test_run_agreement_matches_scipy_and_tells_drift_from_noise():
+    rng = np.random.default_rng(7)
+    alike = [np.exp(rng.normal(math.log(0.18), 0.18, 22)) for _ in range(3)]
+    drifted = [alike[0], alike[1] * 1.25, alike[2]]
+    same = stats.run_agreement(alike)
+    moved = stats.run_agreement(drifted)
+    assert same.p_value == pytest.approx(scipy_stats.alexandergovern(*np.log(alike)).pvalue)
+    assert not same.differ and moved.differ
+    assert moved.scatter > moved.expected
+    means = [float(np.mean(np.log(r))) for r in drifted]
+    assert moved.scatter == pytest.approx(float(np.std(means, ddof=1)))
+    errors = [float(np.var(np.log(r), ddof=1)) / 22 for r in drifted]
+    assert moved.expected == pytest.approx(math.sqrt(float(np.mean(errors))))
+
+
+def test_run_agreement_of_identical_runs_and_of_too_little():
+    runs = [[0.17, 0.18, 0.19]] * 3
+    agreement = stats.run_agreement(runs)
+    assert agreement.p_value == pytest.approx(1.0) and agreement.scatter == 0 and not agreement.differ
+    assert math.isnan(stats.run_agreement([[0.17, 0.18]]).p_value)
+    assert math.isnan(stats.run_agreement([[0.17], [0.18]]).p_value)
+
+
+def test_across_runs_of_one_round_each_is_the_t_interval_of_those_rounds():
+    verdict = stats.across_runs([[0.15], [0.20], [0.25]])
+    expected = stats.geometric_interval([0.15, 0.20, 0.25])
+    assert (verdict.low, verdict.high) == (pytest.approx(expected.low), pytest.approx(expected.high))
