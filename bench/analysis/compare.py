@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -106,24 +107,16 @@ def run_table_text(table: pd.DataFrame) -> str:
     return "\n\n".join(parts)
 
 
-def within_run_text(runs: list[Run], labels: list[str]) -> str:
+def pair_tables_text(table_of: Callable[[list[Run], list[str], str, str], pd.DataFrame], runs: list[Run],
+                     labels: list[str], empty: str) -> str:
+    """One table per compared stack pair (within_run or across_runs of compare_tables)."""
     parts = []
     for a, b in PAIRS:
-        table = compare_tables.within_run(runs, labels, a, b)
+        table = table_of(runs, labels, a, b)
         if not table.empty:
             table["endpoint"] = table["endpoint"].map(endpoint_title)
             parts.append(f"### {stack_label(a)} / {stack_label(b)}\n\n{_md_table(table)}")
-    return "\n\n".join(parts) or "No run measured two of the stacks side by side."
-
-
-def across_runs_text(runs: list[Run], labels: list[str]) -> str:
-    parts = []
-    for a, b in PAIRS:
-        table = compare_tables.across_runs(runs, labels, a, b)
-        if not table.empty:
-            table["endpoint"] = table["endpoint"].map(endpoint_title)
-            parts.append(f"### {stack_label(a)} / {stack_label(b)}\n\n{_md_table(table)}")
-    return "\n\n".join(parts) or "No two runs measured the same two stacks side by side."
+    return "\n\n".join(parts) or empty
 
 
 def _md_table(frame: pd.DataFrame) -> str:
@@ -147,7 +140,8 @@ def render_compare(runs: list[Run], labels: list[str], charts: list[Path], out: 
     loud, quiet = loud_differences(runs), quiet_differences(runs)
     speeds, speed_loud = compare_tables.speed_table(runs, labels)
     ratio_text = run_table_text(compare_tables.run_vs_run(runs, labels))
-    across_text = across_runs_text(runs, labels)
+    across_text = pair_tables_text(compare_tables.across_runs, runs, labels,
+                                   "No two runs measured the same two stacks side by side.")
     parts = [f"# Comparison of runs {', '.join(labels)}", "",
              _loud_block(labels, loud, run_warnings(runs, labels), speed_loud)]
     parts += ["## Runs", "", markdown.table(
@@ -167,7 +161,8 @@ def render_compare(runs: list[Run], labels: list[str], charts: list[Path], out: 
                "speed."), "", _md_table(speeds), ""]
     parts += ["## Run against run", "", RUN_INTRO.format(first=labels[0]), "", ratio_text, ""]
     parts += ["## Stack ratios within each run", "", WITHIN_INTRO.format(first=labels[0]), "",
-              within_run_text(runs, labels), ""]
+              pair_tables_text(compare_tables.within_run, runs, labels,
+                               "No run measured two of the stacks side by side."), ""]
     parts += ["## Stack ratios across runs", "", ACROSS_INTRO, "", across_text, "",
               "## Charts", ""]
     parts += [f"![{path.stem}]({path.relative_to(out).as_posix()})\n" for path in charts]
