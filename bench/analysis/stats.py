@@ -236,40 +236,48 @@ class RunAgreement:
         return self.p_value < 1 - CONFIDENCE
 
 
-def run_agreement(runs: Sequence[Sequence[float] | np.ndarray]) -> RunAgreement:
+def _run_logs(runs: Sequence[Sequence[float] | np.ndarray], least: int) -> list[np.ndarray]:
+    """Each run's per-round values as logs (those that have one), for runs with at least `least`."""
     logs = [np.log(positive(values)) for values in runs]
-    logs = [values for values in logs if len(values) >= 2]
+    return [values for values in logs if len(values) >= least]
+
+
+def _squared_error(logs: np.ndarray) -> float:
+    """The squared standard error of one run's mean log value (it needs two values)."""
+    return float(logs.var(ddof=1) / len(logs))
+
+
+def run_agreement(runs: Sequence[Sequence[float] | np.ndarray]) -> RunAgreement:
+    logs = _run_logs(runs, 2)
     if len(logs) < 2:
         return RunAgreement(len(logs), math.nan, math.nan, math.nan)
     means = np.array([values.mean() for values in logs])
-    errors = np.array([values.var(ddof=1) / len(values) for values in logs])
     if all(np.ptp(values) == 0 for values in logs):  # no scatter inside any run: no test to make
         p_value = 1.0 if np.ptp(means) == 0 else 0.0
     else:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             p_value = float(stats.alexandergovern(*logs).pvalue)
-    return RunAgreement(len(logs), p_value, float(np.std(means, ddof=1)), float(np.sqrt(errors.mean())))
+    expected = math.sqrt(float(np.mean([_squared_error(values) for values in logs])))
+    return RunAgreement(len(logs), p_value, float(np.std(means, ddof=1)), expected)
 
 
 def across_runs(runs: Sequence[Sequence[float] | np.ndarray]) -> Verdict:
     """One value measured by several runs (each a list of per-round values): the geometric
     mean of the runs' own estimates with a t-interval over runs (k − 1 degrees of freedom),
     so drift between runs widens it. Three runs can agree closely by chance, so the
-    variance of their mean is never taken below what their rounds alone give (the larger
-    of the runs' scatter and their mean squared standard error; Hartung-Knapp's modified
-    interval; runs of a single round give no such floor). A verdict needs MIN_ROUNDS runs,
-    as one run needs rounds."""
-    logs = [np.log(positive(values)) for values in runs]
-    logs = [values for values in logs if len(values)]
+    variance of their mean is never taken below what their rounds alone give: the larger
+    of the runs' scatter and their mean squared standard error (the guard of the modified
+    Hartung-Knapp interval, here with equal weights; runs of a single round give no such
+    floor). A verdict needs MIN_ROUNDS runs, as one run needs rounds."""
+    logs = _run_logs(runs, 1)
     if not logs:
         return _verdict(NAN_ESTIMATE)
     means = np.array([values.mean() for values in logs])
     centre, k = float(means.mean()), len(means)
     if k < 2:
         return _verdict(Estimate(math.exp(centre), math.nan, math.nan, k))
-    errors = [values.var(ddof=1) / len(values) for values in logs if len(values) >= 2]
+    errors = [_squared_error(values) for values in logs if len(values) >= 2]
     floor = float(np.mean(errors)) if errors else 0.0  # runs of one round each: their scatter alone
-    spread_of_mean = math.sqrt(max(float(np.var(means, ddof=1)), floor) / k)
-    reach = _t_quantile(k) * spread_of_mean
+    reach = _t_quantile(k) * math.sqrt(max(float(np.var(means, ddof=1)), floor) / k)
     return _verdict(Estimate(math.exp(centre), math.exp(centre - reach), math.exp(centre + reach), k))
