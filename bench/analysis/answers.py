@@ -10,11 +10,13 @@ the most rounds (its headline comparisons; every endpoint when all had as many).
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 import pandas as pd
 
-from bench.analysis import stats, verdicts
+from bench.analysis import earlier, stats, verdicts
+from bench.analysis.compare_tables import Pooled
 from bench.analysis.frames import Run
 from bench.analysis.sentences import fmt_interval, short
 from bench.analysis.stacks import endpoint_sort_key, endpoint_title, stack_label
@@ -74,8 +76,24 @@ def _tally_word(question: str, tally: Counter) -> str:
     return WORDS[question][shape]
 
 
-def pair_answer(run: Run, levels: pd.DataFrame, question: str, a: str, b: str) -> str:
-    """`**question answer**: tally. a/b: endpoint ratio [interval] (rounds, verdict); ...`"""
+def _over_runs(found: Pooled | None, a: str, b: str) -> str:
+    """One endpoint's a/b over runs: `**0.19× [0.16–0.23]** (3 runs, WSGI ahead; the runs agree, p = 0.40)`."""
+    if found is None:
+        return "not measured by an earlier run"
+    kind = found.verdict.kind
+    word = {stats.Kind.AHEAD: f"{short(a)} ahead", stats.Kind.BEHIND: f"{short(b)} ahead",
+            stats.Kind.NO_VERDICT: f"no verdict: {stats.MIN_ROUNDS} runs needed"}.get(kind, str(kind))
+    agreement = found.agreement
+    said = ("" if math.isnan(agreement.p_value) else
+            f"; the runs drift apart, p = {agreement.p_value:.3f}" if agreement.differ else
+            f"; the runs agree, p = {agreement.p_value:.2f}")
+    return f"**{fmt_interval(found.verdict)}** ({found.verdict.n} runs, {word}{said})"
+
+
+def pair_answer(run: Run, levels: pd.DataFrame, question: str, a: str, b: str,
+                earlier_runs: list[Run] | None = None) -> str:
+    """`**question answer**: tally. a/b: endpoint ratio [interval] (rounds, verdict); ...`,
+    then the same ratios over this run and the earlier runs like it, when there are any."""
     tool = verdicts.primary_tool(run.rows)
     missing = [stack_label(s) for s in (a, b) if s not in set(levels["stack"])]
     if tool is None or missing:
@@ -91,9 +109,15 @@ def pair_answer(run: Run, levels: pd.DataFrame, question: str, a: str, b: str) -
     ratios = "; ".join(f"{endpoint_title(e)} **{fmt_interval(heads[e].verdict)}** ({_word(heads[e])})"
                        for e in shown)
     undecided = f", no verdict on {tally[stats.Kind.NO_VERDICT]}" if tally[stats.Kind.NO_VERDICT] else ""
-    return (f"**{question} {_tally_word(question, tally)}**: {stack_label(a)} ahead on {tally[stats.Kind.AHEAD]} "
+    text = (f"**{question} {_tally_word(question, tally)}**: {stack_label(a)} ahead on {tally[stats.Kind.AHEAD]} "
             f"of {len(heads)} endpoints, {stack_label(b)} on {tally[stats.Kind.BEHIND]}, within noise on "
             f"{tally[stats.Kind.WITHIN_NOISE]}{undecided}. {short(a)}/{short(b)} throughput ({tool}): {ratios}.")
+    if not earlier_runs:
+        return text
+    found = earlier.pooled(run, earlier_runs, a, b)
+    over = "; ".join(f"{endpoint_title(e)} {_over_runs(found.get((e, tool, heads[e].concurrency)), a, b)}"
+                     for e in shown)
+    return f"{text} Over this run and {len(earlier_runs)} earlier run(s) like it: {over}."
 
 
 def database_point(run: Run) -> str:
@@ -132,13 +156,17 @@ def conditions(run: Run) -> str:
             "stack, was the limit.")
 
 
-def section(run: Run, levels: pd.DataFrame, async_line: str | None = None) -> str:
+def section(run: Run, levels: pd.DataFrame, async_line: str | None = None,
+            earlier_runs: list[Run] | None = None) -> str:
     """`## Answers`: three bullets, the conditions they hold under, and how to read them.
-    `async_line`: the answer from a run that swept the database round trip (bench/analysis/sweep.py)."""
-    lines = [pair_answer(run, levels, ASGI_OR_WSGI, DJANGO_ASGI, DJANGO_WSGI),
-             pair_answer(run, levels, FASTAPI_WORTH, FASTAPI, DJANGO_WSGI),
+    `async_line`: the answer from a run that swept the database round trip (bench/analysis/sweep.py);
+    `earlier_runs`: the earlier runs like this one (bench/analysis/earlier.py), pooled with it."""
+    lines = [pair_answer(run, levels, ASGI_OR_WSGI, DJANGO_ASGI, DJANGO_WSGI, earlier_runs),
+             pair_answer(run, levels, FASTAPI_WORTH, FASTAPI, DJANGO_WSGI, earlier_runs),
              async_line or async_answer(run)]
     return "\n".join(["## Answers", "", *(f"- {line}" for line in lines), "", conditions(run), "",
                       ("Ratio: geometric mean of per-round throughput ratios [95 % interval], each endpoint at its "
                        f"headline level; a verdict needs {stats.MIN_ROUNDS} rounds and an interval clear of 1. "
+                       "An interval covers this run's rounds only; a machine can drift between runs by more "
+                       "(This run and earlier runs like it, below). "
                        "Every endpoint and level: Verdicts and Headline figures below.")])

@@ -20,6 +20,7 @@ machine's change with the stacks'.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -148,31 +149,45 @@ def within_run(runs: list[Run], labels: list[str], a: str, b: str) -> pd.DataFra
     return ordered(frame, ["endpoint", "tool", "concurrency"]) if rows else frame
 
 
+@dataclass(frozen=True)
+class Pooled:
+    """a/b at one level over several runs: each run's own estimate (by label), the estimate
+    over runs (stats.across_runs) and whether the runs agree (stats.run_agreement)."""
+
+    each: tuple[tuple[str, float], ...]
+    verdict: stats.Verdict
+    agreement: stats.RunAgreement
+
+
+def pooled_ratios(runs: list[Run], labels: list[str], a: str, b: str) -> dict[tuple[str, str, int], Pooled]:
+    """(endpoint, tool, concurrency) -> a/b pooled over the runs that measured both there,
+    wherever two or more did."""
+    per_round = [_per_round_ratios(run, a, b) for run in runs]
+    pooled = {}
+    for key in dict.fromkeys(k for found in per_round for k in found):
+        measured = [(label, found[key]) for label, found in zip(labels, per_round, strict=True) if key in found]
+        if len(measured) >= 2:
+            values = [ratios for _, ratios in measured]
+            each = tuple((label, stats.geometric_interval(ratios).estimate) for label, ratios in measured)
+            pooled[key] = Pooled(each, stats.across_runs(values), stats.run_agreement(values))
+    return pooled
+
+
 def across_runs(runs: list[Run], labels: list[str], a: str, b: str) -> pd.DataFrame:
     """a/b at every level two or more runs measured both: each run's estimate, one estimate
-    over runs whose interval takes their drift into account (stats.across_runs), and whether
-    the runs differ by more than their rounds explain (stats.run_agreement)."""
-    per_round = [_per_round_ratios(run, a, b) for run in runs]
-    keys = list(dict.fromkeys(k for found in per_round for k in found))
-    rows = []
-    for key in keys:
-        measured = [(label, found[key]) for label, found in zip(labels, per_round, strict=True) if key in found]
-        if len(measured) < 2:
-            continue
-        values = [ratios for _, ratios in measured]
-        pooled, agreement = stats.across_runs(values), stats.run_agreement(values)
-        endpoint, tool, concurrency = key
-        rows.append({"endpoint": endpoint, "tool": tool, "concurrency": concurrency,
-                     "each run": ", ".join(f"{label} {sentences.fmt_ratio(stats.geometric_interval(ratios).estimate)}"
-                                           for label, ratios in measured),
-                     "across runs [95 %]": f"{sentences.fmt_interval(pooled)}, {_pooled_word(pooled)}",
-                     "runs scatter (sd) / rounds predict": _scatter(agreement),
-                     "runs alike?": _alike(agreement)})
+    over runs whose interval takes their drift into account, and whether the runs differ
+    by more than their rounds explain."""
+    rows = [{"endpoint": endpoint, "tool": tool, "concurrency": concurrency,
+             "each run": ", ".join(f"{label} {sentences.fmt_ratio(value)}" for label, value in found.each),
+             "across runs [95 %]": f"{sentences.fmt_interval(found.verdict)}, {pooled_word(found.verdict)}",
+             "runs scatter (sd) / rounds predict": _scatter(found.agreement),
+             "runs alike?": alike(found.agreement)}
+            for (endpoint, tool, concurrency), found in pooled_ratios(runs, labels, a, b).items()]
     frame = pd.DataFrame(rows)
     return ordered(frame, ["endpoint", "tool", "concurrency"]) if rows else frame
 
 
-def _pooled_word(verdict: stats.Verdict) -> str:
+def pooled_word(verdict: stats.Verdict) -> str:
     if verdict.kind is stats.Kind.NO_VERDICT:
         return f"no verdict ({verdict.n} runs, {stats.MIN_ROUNDS} needed)"
     return str(verdict.kind)
@@ -184,7 +199,7 @@ def _scatter(agreement: stats.RunAgreement) -> str:
     return f"±{math.expm1(agreement.scatter):.1%} / ±{math.expm1(agreement.expected):.1%}"
 
 
-def _alike(agreement: stats.RunAgreement) -> str:
+def alike(agreement: stats.RunAgreement) -> str:
     if math.isnan(agreement.p_value):
         return "n/a"
     if agreement.differ:

@@ -1,7 +1,8 @@
 """`python -m bench report RUN_DIR`: rebuild charts/, report.md and a self-contained
 report.html from run.json and results.jsonl alone, so a report can be remade anywhere,
-at any time, from a run folder (no server, database or load generator needed). Where
-Chromium is installed, report.png keeps the page's first screen as a reader sees it."""
+at any time, from a run folder (no server, database or load generator needed); one
+section also pools the earlier runs like it found beside it (bench/analysis/earlier.py).
+Where Chromium is installed, report.png keeps the page's first screen as a reader sees it."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from bench.analysis import (
     answers,
     browser,
     context,
+    earlier,
     markdown,
     precision,
     sentences,
@@ -77,11 +79,13 @@ def render_markdown(whole: Run) -> str:
     run = whole.only_variant(whole.variants[0])
     levels = aggregate(run.rows)
     along = sweep.section(whole)
+    alike = earlier.like_this(run)
     parts = [
         context.title(whole),
-        answers.section(run, levels, sweep.async_answer(whole)),
+        answers.section(run, levels, sweep.async_answer(whole), alike),
         *([along, f"*The sections below read {whole.variants[0] or 'the direct connection'} alone; "
                   "every flagged row of the run is listed under Flagged rows.*"] if along else []),
+        earlier.section(run, alike),
         _verdicts(run, levels),
         servers.section(run, levels),
         _headlines(run, levels),
