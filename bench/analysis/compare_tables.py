@@ -179,15 +179,15 @@ def across_runs(runs: list[Run], labels: list[str], a: str, b: str) -> pd.DataFr
     by more than their rounds explain."""
     rows = [{"endpoint": endpoint, "tool": tool, "concurrency": concurrency,
              "each run": ", ".join(f"{label} {sentences.fmt_ratio(value)}" for label, value in found.each),
-             "across runs [95 %]": f"{sentences.fmt_interval(found.verdict)}, {pooled_word(found.verdict)}",
+             "across runs [95 %]": f"{sentences.fmt_interval(found.verdict)}, {_pooled_word(found.verdict)}",
              "runs scatter (sd) / rounds predict": _scatter(found.agreement),
-             "runs alike?": alike(found.agreement)}
+             "runs alike?": _alike(found.agreement)}
             for (endpoint, tool, concurrency), found in pooled_ratios(runs, labels, a, b).items()]
     frame = pd.DataFrame(rows)
     return ordered(frame, ["endpoint", "tool", "concurrency"]) if rows else frame
 
 
-def pooled_word(verdict: stats.Verdict) -> str:
+def _pooled_word(verdict: stats.Verdict) -> str:
     if verdict.kind is stats.Kind.NO_VERDICT:
         return f"no verdict ({verdict.n} runs, {stats.MIN_ROUNDS} needed)"
     return str(verdict.kind)
@@ -199,7 +199,7 @@ def _scatter(agreement: stats.RunAgreement) -> str:
     return f"±{math.expm1(agreement.scatter):.1%} / ±{math.expm1(agreement.expected):.1%}"
 
 
-def alike(agreement: stats.RunAgreement) -> str:
+def _alike(agreement: stats.RunAgreement) -> str:
     if math.isnan(agreement.p_value):
         return "n/a"
     if agreement.differ:

@@ -50,6 +50,7 @@ class ReportPaths:
     problems: tuple[str, ...]  # the run's contract problems, repeated on stderr
     screenshot: Path | None  # report.png, None when it could not be taken
     screenshot_note: str  # why not, when it was not
+    pooled_with: tuple[str, ...]  # the earlier runs like it that the report pools, by id
 
 
 def build_report(run_dir: Path) -> ReportPaths:
@@ -58,7 +59,8 @@ def build_report(run_dir: Path) -> ReportPaths:
     charts_dir = run.path / "charts"
     draw_run_charts(run.only_variant(run.variants[0]), charts_dir)
     sweep.draw(run, charts_dir / sweep.CHART, chart_footer(run))
-    text = render_markdown(run)
+    alike = earlier.like_this(run.only_variant(run.variants[0]))
+    text = render_markdown(run, alike)
     md_path, html_path = run.path / "report.md", run.path / "report.html"
     md_path.write_text(text, encoding="utf-8")
     page = markdown.to_html(text, f"Benchmark report {run.run_id}",
@@ -66,20 +68,24 @@ def build_report(run_dir: Path) -> ReportPaths:
     html_path.write_text(page, encoding="utf-8")
     png_path = run.path / "report.png"
     png_path.unlink(missing_ok=True)  # never a screenshot of an older page
+    pooled_with = tuple(r.run_id for r in alike)
     try:
-        return ReportPaths(md_path, html_path, charts_dir, run.problems, browser.screenshot(html_path, png_path), "")
+        return ReportPaths(md_path, html_path, charts_dir, run.problems, browser.screenshot(html_path, png_path), "",
+                           pooled_with)
     except browser.BrowserError as exc:
-        return ReportPaths(md_path, html_path, charts_dir, run.problems, None, str(exc))
+        return ReportPaths(md_path, html_path, charts_dir, run.problems, None, str(exc), pooled_with)
 
 
-def render_markdown(whole: Run) -> str:
+def render_markdown(whole: Run, alike: list[Run] | None = None) -> str:
     """The report's text, answers and verdicts first. It links the charts by name; build_report draws them first.
     A run that varied a setting gets its sweep section after the answers; the sections after it read
-    the axis's first value alone (for the database round trip: the direct connection)."""
+    the axis's first value alone (for the database round trip: the direct connection). `alike`: the earlier
+    runs like it to pool (bench/analysis/earlier.py), found beside the run when not given."""
     run = whole.only_variant(whole.variants[0])
     levels = aggregate(run.rows)
     along = sweep.section(whole)
-    alike = earlier.like_this(run)
+    if alike is None:
+        alike = earlier.like_this(run)
     parts = [
         context.title(whole),
         answers.section(run, levels, sweep.async_answer(whole), alike),
@@ -289,4 +295,7 @@ def main(argv: list[str]) -> int:
         print(f"report.png:  {paths.screenshot} (the first screen at {browser.SCREEN[0]}x{browser.SCREEN[1]})")
     else:
         print(f"report.png:  not taken: {paths.screenshot_note}")
+    if paths.pooled_with:
+        print(f"pooled with: {len(paths.pooled_with)} earlier run(s) like it ({', '.join(paths.pooled_with)}): "
+              "see its Answers")
     return 0

@@ -23,7 +23,7 @@ def dated(source: Path, folder: Path, minute: int, rps_factor: float = 1.0, **ch
     return write_run(scratch, folder / run_id, rows, info)
 
 
-def test_a_report_pools_the_earlier_runs_like_it(tmp_path):
+def test_a_report_pools_the_earlier_runs_like_it(tmp_path, capsys):
     """Three copies of a real run, the last with ASGI 1.25x faster: the last one's report
     gives each headline ratio over the three runs (the geometric mean of the runs' own) and
     calls the shift drift where the level has many rounds; its first run's report pools nothing."""
@@ -52,6 +52,10 @@ def test_a_report_pools_the_earlier_runs_like_it(tmp_path):
     section = text.split(earlier.TITLE, 1)[1].split("\n## ", 1)[0]
     assert "A = 20261201T100100Z-wrk-ab, B = 20261201T100200Z-wrk-ab, C = 20261201T100300Z-wrk-ab (this run)" in section
     assert "| GET /ping/ | wrk |" in section
+    assert report.main([str(last)]) == 0
+    assert ("pooled with: 2 earlier run(s) like it (20261201T100100Z-wrk-ab, 20261201T100200Z-wrk-ab)"
+            in capsys.readouterr().out)
+    assert (last / "report.md").read_text(encoding="utf-8") == text
     alone = report.render_markdown(load_run(first))
     assert "No earlier run like this one" in alone
     assert "Over this run and" not in alone
