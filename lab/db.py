@@ -19,6 +19,7 @@ from pathlib import Path
 import MySQLdb
 
 from lab.config import ROOT, Settings, format_cpus, load_or_exit
+from lab.log_tail import log_tail
 from lab.net import port_in_use
 
 MYSQL_DIR = ROOT / "var" / "mysql"
@@ -95,24 +96,21 @@ def _initialise() -> None:
         raise DatabaseError("mariadb-install-db failed: " + " | ".join(tail))
 
 
-def _log_tail(lines: int = 5) -> str:
-    try:
-        return " | ".join(ERROR_LOG.read_text(errors="replace").strip().splitlines()[-lines:])
-    except FileNotFoundError:
-        return "(no error log)"
+def _error_log_tail() -> str:
+    return log_tail(ERROR_LOG, 5, "(no error log)")
 
 
 def _wait_until_answering(process: subprocess.Popen) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise DatabaseError(f"mariadbd exited with status {process.returncode}: {_log_tail()}")
+            raise DatabaseError(f"mariadbd exited with status {process.returncode}: {_error_log_tail()}")
         try:
             MySQLdb.connect(unix_socket=str(SOCKET), user="root").close()
             return
         except MySQLdb.OperationalError:
             time.sleep(0.2)
-    raise DatabaseError(f"mariadbd did not answer within {START_TIMEOUT_S} s: {_log_tail()}")
+    raise DatabaseError(f"mariadbd did not answer within {START_TIMEOUT_S} s: {_error_log_tail()}")
 
 
 def _ensure_database_and_user(settings: Settings) -> None:

@@ -8,6 +8,7 @@ counters are what the bench samples per level.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass
@@ -78,7 +79,8 @@ class Cgroup:
         return None
 
     def remove(self) -> None:
-        """Remove the group, waiting briefly for exiting processes to leave it."""
+        """Remove the group, waiting briefly for exiting processes to leave it; then the lab's
+        parent group too, unless another server's group is still in it."""
         for path in self.paths():
             deadline = time.monotonic() + 5
             while path.exists():
@@ -88,6 +90,8 @@ class Cgroup:
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(0.05)
+            with contextlib.suppress(OSError):  # not empty: another server's group is in it
+                path.parent.rmdir()
 
     def describe(self) -> dict:
         return {"limiter": str(self.limiter), "paths": [str(p) for p in self.paths()]}

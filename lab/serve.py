@@ -21,6 +21,7 @@ from pathlib import Path
 
 from lab.config import ROOT, Settings, format_cpus, load_or_exit
 from lab.limits import Cgroup, create_cgroup
+from lab.log_tail import log_tail
 from lab.net import port_in_use
 from lab.stacks import STACKS
 
@@ -149,11 +150,7 @@ class Server:
             raise ServerDied(f"{self.stack} exited with status {self.process.returncode}; log: {self.log_tail()}")
 
     def log_tail(self, lines: int = 8) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace").strip().splitlines()
-        except FileNotFoundError:
-            return "(no log)"
-        return " | ".join(text[-lines:]) or "(empty log)"
+        return log_tail(self.log_path, lines)
 
     def pids(self) -> set[int]:
         """Every process of the server: the cgroup's members, or the process group's."""

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bench.driver.sampling import process_cpu_s
 from lab.config import ROOT, Settings, format_cpus
+from lab.log_tail import log_tail
 from lab.net import free_port
 
 READY_TIMEOUT_S = 10
@@ -62,7 +63,7 @@ class RelayProcess:
                     break
                 time.sleep(0.05)
         self.stop()
-        raise RelayFailed(f"the latency relay did not start; log: {self.log_tail()}")
+        raise RelayFailed(f"the latency relay did not start; log: {log_tail(self.log_path, 5)}")
 
     def _ask(self, delay: float, command: str) -> dict:
         try:
@@ -89,12 +90,6 @@ class RelayProcess:
 
     def pids(self) -> set[int]:
         return {p.pid for p in self.processes.values() if p.poll() is None}
-
-    def log_tail(self) -> str:
-        try:
-            return " | ".join(self.log_path.read_text(errors="replace").strip().splitlines()[-5:]) or "(empty log)"
-        except FileNotFoundError:
-            return "(no log)"
 
     def stop(self) -> None:
         for process in self.processes.values():
