@@ -208,6 +208,11 @@ def draw_overlays(runs: list[Run], labels: list[str], out: Path) -> list[Path]:
             for metric in OVERLAY_METRICS]
 
 
+def run_labels(count: int) -> list[str]:
+    """A, B, C, ... (R27, R28, ... past Z): how compare and the report name runs."""
+    return [chr(ord("A") + i) if i < 26 else f"R{i + 1}" for i in range(count)]
+
+
 def default_out(first_run: Path) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return first_run.resolve().parent / f"compare-{stamp}"
@@ -231,7 +236,7 @@ def main(argv: list[str]) -> int:
     except RunError as exc:
         print(f"bench compare: {exc}", file=sys.stderr)
         return 2
-    labels = [chr(ord("A") + i) if i < 26 else f"R{i + 1}" for i in range(len(runs))]
+    labels = run_labels(len(runs))
     out = args.out or default_out(args.runs[0])
     out.mkdir(parents=True, exist_ok=True)
     charts = draw_overlays(runs, labels, out)

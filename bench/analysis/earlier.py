@@ -59,13 +59,9 @@ def like_this(run: Run) -> list[Run]:
     return found[::-1]
 
 
-def labels(count: int) -> list[str]:
-    return [chr(ord("A") + i) if i < 26 else f"R{i + 1}" for i in range(count)]
-
-
 def pooled(run: Run, earlier: list[Run], a: str, b: str) -> dict[tuple[str, str, int], compare_tables.Pooled]:
     """a/b over the earlier runs and this one, at every level two or more measured both."""
-    return compare_tables.pooled_ratios([*earlier, run], labels(len(earlier) + 1), a, b)
+    return compare_tables.pooled_ratios([*earlier, run], compare.run_labels(len(earlier) + 1), a, b)
 
 
 def section(run: Run, earlier: list[Run]) -> str:
@@ -78,7 +74,7 @@ def section(run: Run, earlier: list[Run]) -> str:
             "more (`docs/design.md`, \"Runs drift apart\"). Run the same command again later: the next report "
             "pools the runs like it found here.")])
     runs = [*earlier, run]
-    named = labels(len(runs))
+    named = compare.run_labels(len(runs))
     legend = ", ".join(f"{label} = {r.run_id}{' (this run)' if r is run else ''}"
                        for label, r in zip(named, runs, strict=True))
     return "\n\n".join([
