@@ -91,7 +91,7 @@ def _over_runs(found: Pooled | None, a: str, b: str) -> str:
 
 
 def pair_answer(run: Run, levels: pd.DataFrame, question: str, a: str, b: str,
-                earlier_runs: list[Run] | None = None) -> str:
+                pooled: earlier.Pool | None = None) -> str:
     """`**question answer**: tally. a/b: endpoint ratio [interval] (rounds, verdict); ...`,
     then the same ratios over this run and the earlier runs like it, when there are any."""
     tool = verdicts.primary_tool(run.rows)
@@ -112,12 +112,12 @@ def pair_answer(run: Run, levels: pd.DataFrame, question: str, a: str, b: str,
     text = (f"**{question} {_tally_word(question, tally)}**: {stack_label(a)} ahead on {tally[stats.Kind.AHEAD]} "
             f"of {len(heads)} endpoints, {stack_label(b)} on {tally[stats.Kind.BEHIND]}, within noise on "
             f"{tally[stats.Kind.WITHIN_NOISE]}{undecided}. {short(a)}/{short(b)} throughput ({tool}): {ratios}.")
-    if not earlier_runs:
+    if pooled is None or not pooled.earlier:
         return text
-    found = earlier.pooled(run, earlier_runs, a, b)
+    found = pooled.ratios.get((a, b), {})
     over = "; ".join(f"{endpoint_title(e)} {_over_runs(found.get((e, tool, heads[e].concurrency)), a, b)}"
                      for e in shown)
-    return f"{text} Over this run and {len(earlier_runs)} earlier run(s) like it: {over}."
+    return f"{text} Over this run and {len(pooled.earlier)} earlier run(s) like it: {over}."
 
 
 def database_point(run: Run) -> str:
@@ -157,12 +157,12 @@ def conditions(run: Run) -> str:
 
 
 def section(run: Run, levels: pd.DataFrame, async_line: str | None = None,
-            earlier_runs: list[Run] | None = None) -> str:
+            pooled: earlier.Pool | None = None) -> str:
     """`## Answers`: three bullets, the conditions they hold under, and how to read them.
     `async_line`: the answer from a run that swept the database round trip (bench/analysis/sweep.py);
-    `earlier_runs`: the earlier runs like this one (bench/analysis/earlier.py), pooled with it."""
-    lines = [pair_answer(run, levels, ASGI_OR_WSGI, DJANGO_ASGI, DJANGO_WSGI, earlier_runs),
-             pair_answer(run, levels, FASTAPI_WORTH, FASTAPI, DJANGO_WSGI, earlier_runs),
+    `pooled`: this run with the earlier runs like it (bench/analysis/earlier.py)."""
+    lines = [pair_answer(run, levels, ASGI_OR_WSGI, DJANGO_ASGI, DJANGO_WSGI, pooled),
+             pair_answer(run, levels, FASTAPI_WORTH, FASTAPI, DJANGO_WSGI, pooled),
              async_line or async_answer(run)]
     return "\n".join(["## Answers", "", *(f"- {line}" for line in lines), "", conditions(run), "",
                       ("Ratio: geometric mean of per-round throughput ratios [95 % interval], each endpoint at its "

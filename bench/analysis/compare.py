@@ -107,12 +107,12 @@ def run_table_text(table: pd.DataFrame) -> str:
     return "\n\n".join(parts)
 
 
-def pair_tables_text(table_of: Callable[[list[Run], list[str], str, str], pd.DataFrame], runs: list[Run],
-                     labels: list[str], empty: str) -> str:
-    """One table per compared stack pair (within_run or across_runs of compare_tables)."""
+def pair_tables_text(table_for: Callable[[str, str], pd.DataFrame], empty: str) -> str:
+    """One table per compared stack pair a/b, as `table_for(a, b)` gives it (e.g. within_run or
+    across_runs of compare_tables)."""
     parts = []
     for a, b in PAIRS:
-        table = table_of(runs, labels, a, b)
+        table = table_for(a, b)
         if not table.empty:
             table["endpoint"] = table["endpoint"].map(endpoint_title)
             parts.append(f"### {stack_label(a)} / {stack_label(b)}\n\n{_md_table(table)}")
@@ -140,7 +140,7 @@ def render_compare(runs: list[Run], labels: list[str], charts: list[Path], out: 
     loud, quiet = loud_differences(runs), quiet_differences(runs)
     speeds, speed_loud = compare_tables.speed_table(runs, labels)
     ratio_text = run_table_text(compare_tables.run_vs_run(runs, labels))
-    across_text = pair_tables_text(compare_tables.across_runs, runs, labels,
+    across_text = pair_tables_text(lambda a, b: compare_tables.across_runs(runs, labels, a, b),
                                    "No two runs measured the same two stacks side by side.")
     parts = [f"# Comparison of runs {', '.join(labels)}", "",
              _loud_block(labels, loud, run_warnings(runs, labels), speed_loud)]
@@ -161,7 +161,7 @@ def render_compare(runs: list[Run], labels: list[str], charts: list[Path], out: 
                "speed."), "", _md_table(speeds), ""]
     parts += ["## Run against run", "", RUN_INTRO.format(first=labels[0]), "", ratio_text, ""]
     parts += ["## Stack ratios within each run", "", WITHIN_INTRO.format(first=labels[0]), "",
-              pair_tables_text(compare_tables.within_run, runs, labels,
+              pair_tables_text(lambda a, b: compare_tables.within_run(runs, labels, a, b),
                                "No run measured two of the stacks side by side."), ""]
     parts += ["## Stack ratios across runs", "", ACROSS_INTRO, "", across_text, "",
               "## Charts", ""]

@@ -177,12 +177,17 @@ def across_runs(runs: list[Run], labels: list[str], a: str, b: str) -> pd.DataFr
     """a/b at every level two or more runs measured both: each run's estimate, one estimate
     over runs whose interval takes their drift into account, and whether the runs differ
     by more than their rounds explain."""
+    return across_frame(pooled_ratios(runs, labels, a, b))
+
+
+def across_frame(pooled: dict[tuple[str, str, int], Pooled]) -> pd.DataFrame:
+    """The table of pooled_ratios' figures, one row per level."""
     rows = [{"endpoint": endpoint, "tool": tool, "concurrency": concurrency,
              "each run": ", ".join(f"{label} {sentences.fmt_ratio(value)}" for label, value in found.each),
              "across runs [95 %]": f"{sentences.fmt_interval(found.verdict)}, {_pooled_word(found.verdict)}",
              "runs scatter (sd) / rounds predict": _scatter(found.agreement),
              "runs alike?": _alike(found.agreement)}
-            for (endpoint, tool, concurrency), found in pooled_ratios(runs, labels, a, b).items()]
+            for (endpoint, tool, concurrency), found in pooled.items()]
     frame = pd.DataFrame(rows)
     return ordered(frame, ["endpoint", "tool", "concurrency"]) if rows else frame
 

@@ -10,11 +10,14 @@ gives a report whose figures carry that drift.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.analysis import compare, compare_tables
+from bench.analysis.compare_tables import Pooled
 from bench.analysis.frames import Run, RunError, load_run
+from bench.analysis.stacks import PAIRS
 
 MAX_EARLIER = 9  # the latest earlier runs pooled with this one; older ones stay on disk, unread
 TITLE = "## This run and earlier runs like it"
@@ -59,14 +62,28 @@ def like_this(run: Run) -> list[Run]:
     return found[::-1]
 
 
-def pooled(run: Run, earlier: list[Run], a: str, b: str) -> dict[tuple[str, str, int], compare_tables.Pooled]:
-    """a/b over the earlier runs and this one, at every level two or more measured both."""
-    return compare_tables.pooled_ratios([*earlier, run], compare.run_labels(len(earlier) + 1), a, b)
+@dataclass(frozen=True)
+class Pool:
+    """A run with the earlier runs like it (oldest first), and every compared stack pair's
+    ratios pooled over them: (a, b) -> (endpoint, tool, concurrency) -> Pooled. Computed
+    once per report; its Answers and its section both read it."""
+
+    run: Run
+    earlier: tuple[Run, ...]
+    ratios: dict[tuple[str, str], dict[tuple[str, str, int], Pooled]]
 
 
-def section(run: Run, earlier: list[Run]) -> str:
+def pool(run: Run, earlier: list[Run]) -> Pool:
+    runs = [*earlier, run]
+    labels = compare.run_labels(len(runs))
+    ratios = {(a, b): compare_tables.pooled_ratios(runs, labels, a, b) for a, b in PAIRS} if earlier else {}
+    return Pool(run, tuple(earlier), ratios)
+
+
+def section(pooled: Pool) -> str:
     """The section: the runs pooled and, per compared stack pair, each run's ratio, the
     estimate over runs with its interval, and whether the runs agree."""
+    run, earlier = pooled.run, pooled.earlier
     if not earlier:
         return "\n\n".join([TITLE, (
             f"No earlier run like this one in `{run.path.parent}` (complete, the same plan, machine, limits and "
@@ -83,6 +100,6 @@ def section(run: Run, earlier: list[Run]) -> str:
          f"plan, machine, limits and versions): {legend}. Where the runs do not agree, quote the interval "
          "across runs, not this run's own."),
         compare.ACROSS_INTRO,
-        compare.pair_tables_text(compare_tables.across_runs, runs, named,
+        compare.pair_tables_text(lambda a, b: compare_tables.across_frame(pooled.ratios[(a, b)]),
                                  "No earlier run measured the same two stacks side by side."),
     ])

@@ -84,14 +84,13 @@ def render_markdown(whole: Run, alike: list[Run] | None = None) -> str:
     run = whole.only_variant(whole.variants[0])
     levels = aggregate(run.rows)
     along = sweep.section(whole)
-    if alike is None:
-        alike = earlier.like_this(run)
+    pooled = earlier.pool(run, earlier.like_this(run) if alike is None else alike)
     parts = [
         context.title(whole),
-        answers.section(run, levels, sweep.async_answer(whole), alike),
+        answers.section(run, levels, sweep.async_answer(whole), pooled),
         *([along, f"*The sections below read {whole.variants[0] or 'the direct connection'} alone; "
                   "every flagged row of the run is listed under Flagged rows.*"] if along else []),
-        earlier.section(run, alike),
+        earlier.section(pooled),
         _verdicts(run, levels),
         servers.section(run, levels),
         _headlines(run, levels),

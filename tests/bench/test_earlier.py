@@ -37,7 +37,7 @@ def test_a_report_pools_the_earlier_runs_like_it(tmp_path, capsys):
     answers = text.split("## Answers", 1)[1].split("\n## ", 1)[0]
     [asgi_line] = [line for line in answers.splitlines() if line.startswith("- **ASGI or WSGI for Django?")]
     over = asgi_line.split("Over this run and 2 earlier run(s) like it: ", 1)[1]
-    pooled = earlier.pooled(run, earlier.like_this(run), "django-asgi", "django-wsgi")
+    pooled = earlier.pool(run, earlier.like_this(run)).ratios[("django-asgi", "django-wsgi")]
     drift_named = 0
     for (endpoint, tool, level), found in pooled.items():
         each = scipy_stats.gmean(asgi_over_wsgi_by_round(read_rows(first), endpoint, tool, level))
