@@ -82,7 +82,7 @@ def _over_runs(found: Pooled | None, a: str, b: str) -> str:
         return "not measured by an earlier run"
     kind = found.verdict.kind
     word = {stats.Kind.AHEAD: f"{short(a)} ahead", stats.Kind.BEHIND: f"{short(b)} ahead",
-            stats.Kind.NO_VERDICT: f"no verdict: {stats.MIN_ROUNDS} runs needed"}.get(kind, str(kind))
+            stats.Kind.NO_VERDICT: f"no verdict: {stats.MIN_RUNS} runs needed"}.get(kind, str(kind))
     agreement = found.agreement
     said = ("" if math.isnan(agreement.p_value) else
             f"; the runs drift apart, p = {agreement.p_value:.3f}" if agreement.differ else

@@ -194,7 +194,7 @@ def across_frame(pooled: dict[tuple[str, str, int], Pooled]) -> pd.DataFrame:
 
 def _pooled_word(verdict: stats.Verdict) -> str:
     if verdict.kind is stats.Kind.NO_VERDICT:
-        return f"no verdict ({verdict.n} runs, {stats.MIN_ROUNDS} needed)"
+        return f"no verdict ({verdict.n} runs, {stats.MIN_RUNS} needed)"
     return str(verdict.kind)
 
 

@@ -30,6 +30,7 @@ from scipy import stats
 
 CONFIDENCE = 0.95
 MIN_ROUNDS = 3
+MIN_RUNS = 3  # one value pooled over runs: a verdict needs as many runs as one run needs rounds, for the same reason
 TARGET_HALF_WIDTH = 0.10  # a ratio known to ±10 %: the precision the lab aims its profiles at
 
 
@@ -115,9 +116,9 @@ def geometric_interval(values: Sequence[float] | np.ndarray) -> Estimate:
     return Estimate(*_log_interval(logs), n=len(logs))
 
 
-def verdict_kind(estimate: Estimate) -> Kind:
-    """The kind of a ratio's estimate: no verdict below MIN_ROUNDS, else where 1 lies."""
-    if estimate.n < MIN_ROUNDS or not estimate.has_interval:
+def verdict_kind(estimate: Estimate, least: int = MIN_ROUNDS) -> Kind:
+    """The kind of a ratio's estimate: no verdict from fewer than `least` values, else where 1 lies."""
+    if estimate.n < least or not estimate.has_interval:
         return Kind.NO_VERDICT
     if estimate.low > 1.0:
         return Kind.AHEAD
@@ -126,8 +127,8 @@ def verdict_kind(estimate: Estimate) -> Kind:
     return Kind.WITHIN_NOISE
 
 
-def _verdict(estimate: Estimate) -> Verdict:
-    return Verdict(estimate.estimate, estimate.low, estimate.high, estimate.n, verdict_kind(estimate))
+def _verdict(estimate: Estimate, least: int = MIN_ROUNDS) -> Verdict:
+    return Verdict(estimate.estimate, estimate.low, estimate.high, estimate.n, verdict_kind(estimate, least))
 
 
 def paired_ratio(numerator: Sequence[float] | np.ndarray, denominator: Sequence[float] | np.ndarray) -> Verdict:
@@ -269,15 +270,15 @@ def across_runs(runs: Sequence[Sequence[float] | np.ndarray]) -> Verdict:
     variance of their mean is never taken below what their rounds alone give: the larger
     of the runs' scatter and their mean squared standard error (the guard of the modified
     Hartung-Knapp interval, here with equal weights; runs of a single round give no such
-    floor). A verdict needs MIN_ROUNDS runs, as one run needs rounds."""
+    floor). A verdict needs MIN_RUNS runs, as one run needs MIN_ROUNDS rounds."""
     logs = _run_logs(runs, 1)
     if not logs:
-        return _verdict(NAN_ESTIMATE)
+        return _verdict(NAN_ESTIMATE, MIN_RUNS)
     means = np.array([values.mean() for values in logs])
     centre, k = float(means.mean()), len(means)
     if k < 2:
-        return _verdict(Estimate(math.exp(centre), math.nan, math.nan, k))
+        return _verdict(Estimate(math.exp(centre), math.nan, math.nan, k), MIN_RUNS)
     errors = [_squared_error(values) for values in logs if len(values) >= 2]
     floor = float(np.mean(errors)) if errors else 0.0  # runs of one round each: their scatter alone
     reach = _t_quantile(k) * math.sqrt(max(float(np.var(means, ddof=1)), floor) / k)
-    return _verdict(Estimate(math.exp(centre), math.exp(centre - reach), math.exp(centre + reach), k))
+    return _verdict(Estimate(math.exp(centre), math.exp(centre - reach), math.exp(centre + reach), k), MIN_RUNS)

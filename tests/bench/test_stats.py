@@ -201,6 +201,12 @@ def test_across_runs_needs_three_runs_for_a_verdict():
     assert stats.across_runs([]).n == 0
 
 
+def test_runs_needed_for_a_verdict_are_their_own_setting(monkeypatch):
+    monkeypatch.setattr(stats, "MIN_RUNS", 2)
+    assert stats.across_runs([[0.9, 1.0, 1.1], [1.0, 1.1, 1.2]]).kind is not stats.Kind.NO_VERDICT
+    assert stats.paired_ratio([1.0, 1.1], [1.0, 1.0]).kind is stats.Kind.NO_VERDICT  # rounds: still MIN_ROUNDS
+
+
 def test_run_agreement_matches_scipy_and_tells_drift_from_noise():
     rng = np.random.default_rng(7)
     alike = [np.exp(rng.normal(math.log(0.18), 0.18, 22)) for _ in range(3)]
