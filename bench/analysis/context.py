@@ -5,6 +5,7 @@ gate's outcome per stack and what ran where (machine, versions, limits, settings
 from __future__ import annotations
 
 import shlex
+from collections import Counter
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -76,6 +77,14 @@ def _warnings(run: Run) -> list[str]:
     planned = _planned_rows(run)
     if planned and len(run.rows) < planned:
         warnings.append(f"**WARNING: INCOMPLETE**: {len(run.rows)} of {planned} planned rows exist.")
+    skipped = [r for r in run.rounds if r.get("skipped")]
+    if skipped:
+        budget = (run.info.get("round_budget") or {}).get("seconds", UNKNOWN)
+        where = ", ".join(f"{n} × {key}" for key, n in
+                          Counter(f"{r['tool']} {endpoint_title(r['endpoint'])}" for r in skipped).items())
+        warnings.append(f"**The round budget ran out**: no round starts more than {budget} s after the first, "
+                        f"so {len(skipped)} planned round(s) were not measured ({where}); every figure uses the "
+                        "rounds that were, and says how many.")
     for stack, info in run.stacks.items():
         if info.get("status") in ("skipped", "failed"):
             warnings.append(f"**WARNING: stack {stack} {info['status'].upper()}**: "
@@ -91,8 +100,8 @@ def _warnings(run: Run) -> list[str]:
 
 
 def _planned_rows(run: Run) -> int | None:
-    """One row per stack in every planned round's order."""
-    return sum(len(r.get("order") or []) for r in run.rounds) or None
+    """One row per stack in the order of every planned round the round budget left in."""
+    return sum(len(r.get("order") or []) for r in run.rounds if not r.get("skipped")) or None
 
 
 def _levels(profile: dict) -> str:

@@ -67,13 +67,13 @@ def _stack_choices(value: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(words))
 
 
-def _positive(option: str, value: str, high: int) -> int:
+def _positive(option: str, value: str, high: int, low: int = 1) -> int:
     try:
         number = int(value)
     except ValueError:
-        number = 0
-    if not 1 <= number <= high:
-        raise argparse.ArgumentTypeError(f"{option} {value!r} is not allowed: a whole number from 1 to {high}")
+        number = low - 1
+    if not low <= number <= high:
+        raise argparse.ArgumentTypeError(f"{option} {value!r} is not allowed: a whole number from {low} to {high}")
     return number
 
 
@@ -88,6 +88,10 @@ def build_parser(prog: str) -> OneLineParser:
     parser.add_argument("--concurrency", help='levels, e.g. "1 16 64" (default: the profile\'s)')
     parser.add_argument("--duration", help="shortest window per level, seconds (default: the profile's)")
     parser.add_argument("--repeats", help="rounds per level (default: the profile's)")
+    parser.add_argument("--round-budget", metavar="SECONDS",
+                        help="skip (and record) every round not started this long after the first "
+                             "(default: the profile's, none once --concurrency, --duration or --repeats is given; "
+                             "0: none)")
     parser.add_argument("--vary", action="append", metavar="KEY=V1,V2",
                         help=f"measure every stack at each value of a setting, e.g. DB_LATENCY_MS=0,1,2,5 "
                              f"(repeatable; over the profile's; one of {', '.join(VARIABLE_SETTINGS)})")
@@ -122,9 +126,12 @@ def make_plan(args: argparse.Namespace, prog: str, max_concurrency: int) -> Plan
             profile = profile.with_levels(levels)
         if args.duration is not None:
             duration = _positive("--duration", args.duration, 3600)
-            profile = replace(profile, duration_s=duration, max_window_s=max(profile.max_window_s, duration))
+            profile = replace(profile, duration_s=duration, max_window_s=max(profile.max_window_s, duration),
+                              round_budget_s=0)  # the profile's budget fits the profile's windows
         if args.repeats is not None:
             profile = profile.with_repeats(_positive("--repeats", args.repeats, 100))
+        if args.round_budget is not None:
+            profile = replace(profile, round_budget_s=_positive("--round-budget", args.round_budget, 86400, low=0))
         seed = _positive("--seed", args.seed, 2**31) if args.seed is not None else int(time.time() * 1000) % 2**31
     except (argparse.ArgumentTypeError, VaryError) as error:
         _fail(prog, str(error))
@@ -223,7 +230,9 @@ def _measure(prog: str, args: argparse.Namespace, settings, plan: Plan, run: dic
               f"profile {profile.name}: {len(run['rounds'])} rounds (seed {plan.seed}), windows "
               f"{profile.duration_s}-{profile.max_window_s} s, levels "
               f"{ {k: list(v) for k, v in profile.levels.items()} }"
-              + "".join(f" | {k} {' '.join(v)}" for k, v in plan.vary.items()), flush=True)
+              + "".join(f" | {k} {' '.join(v)}" for k, v in plan.vary.items())
+              + (f" | rounds start within {profile.round_budget_s} s of the first" if profile.round_budget_s else ""),
+              flush=True)
         code = Runner(plan, settings, files, run).execute()
     except db.DatabaseError as error:
         print(f"{prog}: database: {error}", file=sys.stderr)

@@ -14,6 +14,9 @@ from bench.schema import Endpoint, Tool
 from lab.stacks import STACKS
 
 ANY_ENDPOINT = "*"
+# make bench should end within 12 minutes: about 30 s of set-up, server start and report,
+# and the round under way when the budget runs out (about 10-30 s) leave 660 s for starting rounds.
+ROUND_BUDGET_QUICK_S = 660
 
 
 @dataclass(frozen=True)
@@ -31,15 +34,16 @@ class Profile:
     endpoints: tuple[str, ...] = ()  # what it measures unless --endpoints says (empty: every endpoint)
     vary: dict[str, tuple[str, ...]] = field(default_factory=dict)  # settings it sweeps (bench/driver/variants.py)
     stacks: tuple[str, ...] = ()  # what it measures unless --stacks says (empty: the registry's default stacks)
+    round_budget_s: int = 0  # no round starts later than this after the first one did (0: no limit)
 
     def levels_for(self, endpoint: Endpoint) -> tuple[int, ...]:
         return self.levels.get(str(endpoint), self.levels[ANY_ENDPOINT])
 
     def with_levels(self, levels: tuple[int, ...]) -> Profile:
-        return replace(self, levels={ANY_ENDPOINT: levels})
+        return replace(self, levels={ANY_ENDPOINT: levels}, round_budget_s=0)  # the budget fits the profile's plan
 
     def with_repeats(self, repeats: int) -> Profile:
-        return replace(self, repeats=repeats, endpoint_repeats={})
+        return replace(self, repeats=repeats, endpoint_repeats={}, round_budget_s=0)
 
     def repeats_for(self, endpoint: Endpoint) -> int:
         return self.endpoint_repeats.get(str(endpoint), self.repeats)
@@ -86,7 +90,9 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
     Profile("quick", {"ping": (16,), "sync": (2,), "async": (2,), ANY_ENDPOINT: (4,)}, 2, 12, 4, 1,
             "make bench: every stack and endpoint at one saturating level in interleaved wrk rounds (22 on "
             "/ping/ and 18 on POST /sync/io/, the headline comparisons; 4 on the others), ab one round on "
-            "those two as a cross-check", "about 10-12 min", {"ping": 22, "sync-io": 18}, ("ping", "sync-io")),
+            "those two as a cross-check; a round not started 11 minutes after the first is skipped and recorded, "
+            "so a slow day costs rounds, not minutes", "about 11-12 min", {"ping": 22, "sync-io": 18},
+            ("ping", "sync-io"), round_budget_s=ROUND_BUDGET_QUICK_S),
     Profile("standard", {ANY_ENDPOINT: (4, 16, 64)}, 10, 60, 5, 3,
             "a considered comparison: three levels, 5 rounds, ab cross-check in 3 rounds", "about 1.5 h"),
     Profile("full", {ANY_ENDPOINT: (1, 4, 16, 64, 256)}, 15, 120, 5, 3,

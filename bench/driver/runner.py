@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 
 from bench.driver.dbprobe import DatabaseGone, DbProbe, empty_io_dir
@@ -111,6 +112,7 @@ class Runner:
         self.fleet: Fleet | None = None
         self.relay: RelayProcess | None = None
         self.abandoned: set[str] = set()
+        self.first_round_at: float | None = None
 
     # --- bookkeeping -------------------------------------------------------------------
     def save(self) -> None:
@@ -157,6 +159,7 @@ class Runner:
             self.start_and_verify()
             for number, round_ in enumerate(self.run["rounds"]):
                 self.measure_round(number, round_)
+            self.record_budget()
             for stack in self.fleet.servers:
                 if self.stack_info(stack)["status"] == "pending":
                     self.stack_info(stack)["status"] = "measured"
@@ -279,13 +282,37 @@ class Runner:
                 print(f"bench: {stack}: skipped ({info['reason']})", file=sys.stderr)
             self.save()
 
+    def over_budget(self, round_: dict) -> bool:
+        """The profile's round budget has run out for a round still to measure: it is marked
+        skipped, not measured (a resumed run measures it, its clock starting again)."""
+        budget = self.plan.profile.round_budget_s
+        if self.first_round_at is None:
+            self.first_round_at = time.monotonic()
+        if not budget or time.monotonic() - self.first_round_at <= budget:
+            return False
+        round_["skipped"] = f"time budget: started after {budget} s of rounds"
+        return True
+
+    def record_budget(self) -> None:
+        """run.json `round_budget`: the budget and what it left unmeasured; said on the console."""
+        skipped = [r for r in self.run["rounds"] if r.get("skipped")]
+        rows = sum(len(r["order"]) for r in skipped)
+        self.run["round_budget"] = {"seconds": self.plan.profile.round_budget_s, "skipped_rounds": len(skipped),
+                                    "skipped_rows": rows}
+        if skipped:
+            counts = Counter(f"{r['tool']} {r['endpoint']}" for r in skipped)
+            where = ", ".join(f"{n} {key}" for key, n in counts.items())
+            print(f"bench: the round budget ({self.plan.profile.round_budget_s} s) ran out: {len(skipped)} round(s), "
+                  f"{rows} row(s) not measured ({where}); the figures use the rounds measured", flush=True)
+
     def measure_round(self, number: int, round_: dict) -> None:
         assert self.fleet is not None and self.probe is not None
         todo = [s for s in round_["order"] if (s, round_["tool"], round_["endpoint"], round_["concurrency"],
                                                round_["repeat"]) not in self.done
                 and s in self.fleet.servers and self.stack_info(s)["status"] == "pending"]
-        if not todo:
+        if not todo or self.over_budget(round_):
             return
+        round_.pop("skipped", None)
         wait_drained(self.fleet.watched(), self.probe)
         round_["speed"] = speed_probe(format_cpus(self.settings.server_cpus))
         round_["started_at"] = now()

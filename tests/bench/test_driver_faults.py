@@ -354,6 +354,7 @@ BAD_OPTIONS = [
     ["--stacks", "nginx"], ["--endpoints", "foo"], ["--concurrency", "1 x"], ["--concurrency", "0"],
     ["--duration", "abc"], ["--repeats", "0"], ["--profile", "fast"], ["--bogus"],
     ["--url", "http://example.com"], ["--resume", "/nonexistent"], ["--tool", "ab"],
+    ["--round-budget", "-1"], ["--round-budget", "ten"],
 ]
 
 

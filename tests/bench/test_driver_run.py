@@ -337,3 +337,35 @@ def test_a_stack_added_to_the_registry_alone_is_served_verified_and_measured(dat
         ("throwaway-asgi", "ping"), ("django-wsgi", "ping"), ("django-wsgi", "sync-io")}
     assert all(r["status"] == "ok" for r in rows)
     assert run_cgroups(run["run_id"]) == []
+
+
+def test_rounds_past_the_round_budget_are_skipped_and_said(database, run_db, tmp_path):
+    """A round not started within the budget is recorded as skipped, not measured and not
+    failed; the run completes, and the report says what the budget left out."""
+    marker = uuid.uuid4().hex
+    proc = subprocess.run([SCRIPTS["wrk"], "--stacks", "django-wsgi", "--endpoints", "ping", "--concurrency", "2",
+                           *SMOKE[:-1], "3", "--round-budget", "1", "--report", "--out", str(tmp_path / "out")],
+                          env=driver_env(run_db, tmp_path / "io", marker), capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    (run_dir,) = run_dirs(tmp_path / "out")
+    run, rows = read_run(run_dir)
+    assert run["status"] == "complete" and run["profile"]["round_budget_s"] == 1
+    assert [row["repeat"] for row in rows] == [1]  # one round takes more than a second: the rest never start
+    assert [bool(r.get("skipped")) for r in run["rounds"]] == [False, True, True]
+    assert run["round_budget"] == {"seconds": 1, "skipped_rounds": 2, "skipped_rows": 2}
+    assert "the round budget (1 s) ran out: 2 round(s), 2 row(s) not measured (2 wrk ping)" in proc.stdout
+    report = (run_dir / "report.md").read_text()
+    assert "**The round budget ran out**" in report and "2 planned round(s) were not measured" in report
+    assert "INCOMPLETE" not in report
+    assert marked_processes(marker) == {} and run_cgroups(run["run_id"]) == []
+
+
+def test_the_quick_profile_budget_gives_way_to_a_plan_of_ones_own():
+    from bench.driver.cli import build_parser, make_plan
+    parser = build_parser("bench")
+    assert make_plan(parser.parse_args([]), "bench", 256).profile.round_budget_s > 0
+    for own in (["--repeats", "40"], ["--duration", "5"], ["--concurrency", "8"]):
+        assert make_plan(parser.parse_args(own), "bench", 256).profile.round_budget_s == 0, own
+    assert make_plan(parser.parse_args(["--repeats", "40", "--round-budget", "90"]), "bench", 256
+                     ).profile.round_budget_s == 90
