@@ -70,6 +70,7 @@ class Pool:
 
     run: Run
     earlier: tuple[Run, ...]
+    labels: tuple[str, ...]  # of the earlier runs, then this one
     ratios: dict[tuple[str, str], dict[tuple[str, str, int], Pooled]]
 
 
@@ -77,7 +78,7 @@ def pool(run: Run, earlier: list[Run]) -> Pool:
     runs = [*earlier, run]
     labels = compare.run_labels(len(runs))
     ratios = {(a, b): compare_tables.pooled_ratios(runs, labels, a, b) for a, b in PAIRS} if earlier else {}
-    return Pool(run, tuple(earlier), ratios)
+    return Pool(run, tuple(earlier), tuple(labels), ratios)
 
 
 def section(pooled: Pool) -> str:
@@ -90,10 +91,8 @@ def section(pooled: Pool) -> str:
             "versions). This run's intervals cover its own rounds only, and a machine can drift between runs by "
             "more (`docs/design.md`, \"Runs drift apart\"). Run the same command again later: the next report "
             "pools the runs like it found here.")])
-    runs = [*earlier, run]
-    named = compare.run_labels(len(runs))
     legend = ", ".join(f"{label} = {r.run_id}{' (this run)' if r is run else ''}"
-                       for label, r in zip(named, runs, strict=True))
+                       for label, r in zip(pooled.labels, [*earlier, run], strict=True))
     return "\n\n".join([
         TITLE,
         (f"Pooled with {len(earlier)} earlier run(s) like this one in `{run.path.parent}` (complete, the same "

@@ -126,10 +126,11 @@ def make_plan(args: argparse.Namespace, prog: str, max_concurrency: int) -> Plan
             profile = profile.with_levels(levels)
         if args.duration is not None:
             duration = _positive("--duration", args.duration, 3600)
-            profile = replace(profile, duration_s=duration, max_window_s=max(profile.max_window_s, duration),
-                              round_budget_s=0)  # the profile's budget fits the profile's windows
+            profile = replace(profile, duration_s=duration, max_window_s=max(profile.max_window_s, duration))
         if args.repeats is not None:
             profile = profile.with_repeats(_positive("--repeats", args.repeats, 100))
+        if any(given is not None for given in (args.concurrency, args.duration, args.repeats)):
+            profile = replace(profile, round_budget_s=0)  # the profile's budget fits the profile's own plan
         if args.round_budget is not None:
             profile = replace(profile, round_budget_s=_positive("--round-budget", args.round_budget, 86400, low=0))
         seed = _positive("--seed", args.seed, 2**31) if args.seed is not None else int(time.time() * 1000) % 2**31

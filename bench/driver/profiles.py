@@ -40,10 +40,10 @@ class Profile:
         return self.levels.get(str(endpoint), self.levels[ANY_ENDPOINT])
 
     def with_levels(self, levels: tuple[int, ...]) -> Profile:
-        return replace(self, levels={ANY_ENDPOINT: levels}, round_budget_s=0)  # the budget fits the profile's plan
+        return replace(self, levels={ANY_ENDPOINT: levels})
 
     def with_repeats(self, repeats: int) -> Profile:
-        return replace(self, repeats=repeats, endpoint_repeats={}, round_budget_s=0)
+        return replace(self, repeats=repeats, endpoint_repeats={})
 
     def repeats_for(self, endpoint: Endpoint) -> int:
         return self.endpoint_repeats.get(str(endpoint), self.repeats)
