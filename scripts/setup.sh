@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set-up, idempotent and quick when already done: the Debian/Ubuntu packages the lab
 # needs (MariaDB, the mysqlclient build deps, wrk, ab), then .venv with the pinned
-# Python packages from requirements.lock.
+# Python packages from requirements.lock, hash-checked: a file whose sha256 is not in
+# the lock makes pip refuse it and set-up fail.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -45,8 +46,8 @@ install_venv() {
   want="$(sha256sum "$LOCK" | cut -d' ' -f1)"
   [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]] && return 0
   [[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
-  echo "setup: installing Python packages from requirements.lock"
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$LOCK"
+  echo "setup: installing Python packages from requirements.lock (hash-checked)"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --require-hashes -r "$LOCK"
   echo "$want" > "$stamp"
 }
 
