@@ -20,6 +20,20 @@ from lab.limits import Cgroup, CgroupV1, CgroupV2, Limiter
 from lab.net import free_port
 from lab.serve import RUN_DIR, PortTaken, Server, ServerDied
 
+# What a stack id looks like (lab/stacks.py: django-wsgi, raw-asgi-uvicorn): a --url
+# server's own label must too, since it names folders of the run (raw/<tool>/<stack>/).
+STACK_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+STACK_ID_RULE = "1 to 64 of a-z, 0-9, - and _, not starting with - or _, e.g. django-wsgi"
+
+
+def served_stack(info: object) -> str:
+    """The `stack` of a served /info/, or ValueError: a label like `../x` would write
+    outside the run folder."""
+    label = info.get("stack") if isinstance(info, dict) else None
+    if not isinstance(label, str) or not STACK_ID.fullmatch(label):
+        raise ValueError(f"stack {label!r} is not allowed: {STACK_ID_RULE}")
+    return label
+
 
 class ExternalServer:
     """A server started elsewhere (`--url`), e.g. by scripts/serve.sh: measured, never
@@ -32,7 +46,7 @@ class ExternalServer:
         self.record = json.loads(record_path.read_text()) if record_path.exists() else None
         self.cgroup = _cgroup_from_record(self.record["cgroup"]) if self.record else None
         self.command = self.record["command"] if self.record else None
-        self.stack = self.info()["stack"]
+        self.stack = served_stack(self.info())
         self.warning = None
 
     def info(self) -> dict:
