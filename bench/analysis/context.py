@@ -27,30 +27,32 @@ STATUS_WARNINGS = {  # run.json status -> (headline, what it means)
 
 def title(run: Run) -> str:
     """The title and the loud warnings: the first thing a reader sees."""
-    lines = [f"# Benchmark report: run {run.run_id}"]
+    lines = [f"# Benchmark report: run {markdown.plain(run.run_id)}"]
     lines += [f"\n> {warning}" for warning in _warnings(run)]
     return "\n".join(lines)
 
 
 def settings(run: Run) -> str:
-    """What ran where: machine, versions, limits, DB, settings (read after the verdicts)."""
+    """What ran where: machine, versions, limits, DB, settings (read after the verdicts). Values
+    come from run.json as plain text: markup in them stays text."""
     info = run.info
     profile = info.get("profile") or {}
+    text = markdown.plain
     rows = [
-        ("run", f"`{run.run_id}`"),
-        ("started / ended", (f"{info.get('started_at') or UNKNOWN} / "
-                             f"{info.get('ended_at') or 'not finished'}")),
-        ("status", f"**{info.get('status', UNKNOWN)}**"),
-        ("profile", _profile(profile)),
-        ("tools", ", ".join(info.get("tools") or []) or UNKNOWN),
-        ("rounds", f"{sum(bool(r.get('started_at')) for r in run.rounds)} of {len(run.rounds)} planned were "
-                   f"started, each in its own shuffled stack order (seed {info.get('shuffle_seed', UNKNOWN)})"),
-        ("machine", f"{run.meta('host')}: {run.meta('cpu_model')}, {run.meta('cpu_count')} CPUs"),
-        ("kernel / OS", f"{run.meta('kernel')} / {run.meta('os')}"),
-        ("git", f"`{run.meta('git_sha')}`"),
-        ("placement and limits", _placement(run.meta("placement"))),
-        ("limiter", _plain(run.meta("limiter"))),
-        ("noise thresholds", _plain(run.meta("noise_thresholds"))),
+        ("run", markdown.code_span(run.run_id)),
+        ("started / ended", text(f"{info.get('started_at') or UNKNOWN} / {info.get('ended_at') or 'not finished'}")),
+        ("status", f"**{text(info.get('status', UNKNOWN))}**"),
+        ("profile", text(_profile(profile))),
+        ("tools", text(", ".join(info.get("tools") or []) or UNKNOWN)),
+        ("rounds", text(f"{sum(bool(r.get('started_at')) for r in run.rounds)} of {len(run.rounds)} planned "
+                        f"were started, each in its own shuffled stack order (seed "
+                        f"{info.get('shuffle_seed', UNKNOWN)})")),
+        ("machine", text(f"{run.meta('host')}: {run.meta('cpu_model')}, {run.meta('cpu_count')} CPUs")),
+        ("kernel / OS", text(f"{run.meta('kernel')} / {run.meta('os')}")),
+        ("git", markdown.code_span(str(run.meta("git_sha")))),
+        ("placement and limits", text(_placement(run.meta("placement")))),
+        ("limiter", text(_plain(run.meta("limiter")))),
+        ("noise thresholds", text(_plain(run.meta("noise_thresholds")))),
     ]
     lines = ["## Metadata and settings", "", markdown.table(("item", "value"), rows)]
     versions = [(name, markdown.code_span(version)) for name, version in _versions(run)]
@@ -68,7 +70,7 @@ def _warnings(run: Run) -> list[str]:
     warnings = []
     status = run.info.get("status", UNKNOWN)
     if status != "complete":
-        headline, meaning = STATUS_WARNINGS.get(status, (f"RUN STATUS {str(status).upper()}",
+        headline, meaning = STATUS_WARNINGS.get(status, (f"RUN STATUS {markdown.plain(str(status).upper())}",
                                                          "the run's status is not 'complete'"))
         warnings.append(f"**WARNING: {headline}**: {meaning}.")
     if run.info.get("failure"):
@@ -80,22 +82,22 @@ def _warnings(run: Run) -> list[str]:
     skipped = [r for r in run.rounds if r.get("skipped")]
     if skipped:
         budget = (run.info.get("round_budget") or {}).get("seconds", UNKNOWN)
-        where = ", ".join(f"{n} × {key}" for key, n in
+        where = ", ".join(f"{n} × {markdown.plain(key)}" for key, n in
                           Counter(f"{r['tool']} {endpoint_title(r['endpoint'])}" for r in skipped).items())
         warnings.append(f"**The round budget ran out**: no round starts more than {budget} s after the first, "
                         f"so {len(skipped)} planned round(s) were not measured ({where}); every figure uses the "
                         "rounds that were, and says how many.")
     for stack, info in run.stacks.items():
         if info.get("status") in ("skipped", "failed"):
-            warnings.append(f"**WARNING: stack {stack} {info['status'].upper()}**: "
-                            f"{info.get('reason') or 'no reason recorded'}.")
+            warnings.append(f"**WARNING: stack {markdown.plain(stack)} {info['status'].upper()}**: "
+                            f"{markdown.plain(info.get('reason') or 'no reason recorded')}.")
     excluded = int((~run.rows["counted"]).sum()) if len(run.rows) else 0
     if excluded:
         warnings.append(f"**{excluded} of {len(run.rows)} row(s) are counted in no figure, ratio or verdict** "
                         "(failed, invalid, too short, not steady, not drained or noisy): see Noise and validity.")
     if run.problems:
         warnings.append("**WARNING: the results files break the contract in places**: "
-                        + "; ".join(run.problems) + ".")
+                        + markdown.plain("; ".join(run.problems)) + ".")
     return warnings
 
 
@@ -198,22 +200,25 @@ def verification(run: Run) -> str:
         check = info.get("verification") or {}
         checks = check.get("checks") or []
         passed = sum(bool(c.get("passed")) for c in checks)
-        status = info.get("status", UNKNOWN)
+        status = markdown.plain(info.get("status", UNKNOWN))
         if info.get("reason"):
-            status = f"**{status}**: {info['reason']}"
+            status = f"**{status}**: {markdown.plain(info['reason'])}"
         verdict = {True: "passed", False: "**failed**"}.get(check.get("passed"), "not recorded")
-        rows.append((stack, status, verdict, f"{passed}/{len(checks)}", check.get("summary") or ""))
-        failures += [f"- `{stack}` failed **{c.get('name')}**: {c.get('detail') or 'no detail'}"
+        rows.append((markdown.plain(stack), status, verdict, f"{passed}/{len(checks)}",
+                     markdown.plain(check.get("summary") or "")))
+        failures += [f"- {markdown.code_span(stack)} failed **{markdown.plain(c.get('name'))}**: "
+                     f"{markdown.plain(c.get('detail') or 'no detail')}"
                      for c in checks if not c.get("passed")]
         command = info.get("server_command")
         if command:
             shown = shlex.join(str(part) for part in command) if isinstance(command, list) else str(command)
-            commands.append(f"- `{stack}`: {markdown.code_span(shown)}")
+            commands.append(f"- {markdown.code_span(stack)}: {markdown.code_span(shown)}")
         for endpoint, counts in sorted((check.get("statements_per_request") or {}).items(),
                                        key=lambda item: endpoint_sort_key(item[0])):
-            statements.append((stack, endpoint_title(endpoint), _counts(counts.get("workload")),
-                               _counts(counts.get("transaction_control")),
-                               _counts(counts.get("connection_setup")), _plain(counts.get("connections"))))
+            cells = (stack, endpoint_title(endpoint), _counts(counts.get("workload")),
+                     _counts(counts.get("transaction_control")), _counts(counts.get("connection_setup")),
+                     _plain(counts.get("connections")))
+            statements.append(tuple(markdown.plain(cell) for cell in cells))
     text = ["## Verification", "",
             "Every stack must pass the gate before it is measured; a stack that fails is skipped.", "",
             markdown.table(("stack", "status", "verification", "checks passed", "summary"), rows)]

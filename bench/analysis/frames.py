@@ -172,13 +172,16 @@ def _read_rows(path: Path) -> tuple[list[dict], list[str]]:
     if not path.exists():
         return [], ["results.jsonl: missing (no level finished)"]
     rows, problems, old = [], [], 0
-    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+    # Split on newlines alone, as the driver writes and counts lines (splitlines would also split on \x1c etc.).
+    lines = path.read_text(encoding="utf-8", errors="replace").split("\n")
+    last = max((n for n, line in enumerate(lines, 1) if line.strip()), default=0)
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except ValueError:
-            problems.append(f"results.jsonl line {number}: not JSON (a write cut short?), ignored")
+            problems.append(_not_json(number, torn=number == last))
             continue
         if isinstance(row, dict) and row.get("schema_version") != SCHEMA_VERSION:
             old += 1
@@ -192,6 +195,15 @@ def _read_rows(path: Path) -> tuple[list[dict], list[str]]:
         problems.insert(0, f"results.jsonl: {old} row(s) of another schema_version refused (this analysis "
                            f"reads {SCHEMA_VERSION}: every stack measured in interleaved rounds)")
     return rows, problems
+
+
+def _not_json(number: int, torn: bool) -> str:
+    """A last line cut short is what power loss or kill -9 leaves (the driver sets it aside on
+    resume); an unreadable line with rows after it is damage. Neither stops the report."""
+    if torn:
+        return (f"results.jsonl line {number}: torn (not JSON, a write cut short), ignored; resuming the run "
+                "measures that row again")
+    return f"results.jsonl line {number}: not JSON, with rows after it (the file is damaged), ignored"
 
 
 def exclusions(status: Any, valid: Any, flags: tuple[str, ...]) -> tuple[str, ...]:

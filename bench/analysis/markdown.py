@@ -1,7 +1,9 @@
 """Write, and render to one self-contained HTML page, the small Markdown subset the
 reports use: headings, paragraphs, `- ` lists, `> ` blockquotes, pipe tables, and inline
-code, bold, links and images. Small enough to own, so the lab needs no Markdown package;
-images are inlined as data URIs so the page opens without the run folder.
+code, bold, links, images and backslash escapes. Small enough to own, so the lab needs
+no Markdown package; images are inlined as data URIs so the page opens without the run folder.
+What an image or a link may point at is the caller's decision (bench/analysis/run_paths.py):
+a target it refuses is left out with a visible placeholder.
 """
 
 from __future__ import annotations
@@ -12,10 +14,18 @@ import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-_INLINE = re.compile(r"`([^`]+)`|!\[([^\]]*)\]\(([^)]+)\)|\[([^\]]+)\]\(([^)]+)\)|\*\*(.+?)\*\*"
+_INLINE = re.compile(r"\\([\\`*\[\]!])|`([^`]+)`|!\[([^\]]*)\]\(([^)]+)\)|\[([^\]]+)\]\(([^)]+)\)|\*\*(.+?)\*\*"
                      r"|(?<![\w*])\*([^*\s][^*]*?)\*(?![\w*])")
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")
 _IMAGE_LINE = re.compile(r"^!\[([^\]]*)\]\(([^)]+)\)$")
+_MARKUP = re.compile(r"[\\`*\[\]!]")
+LEFT_OUT = "not a file inside the run folder"
+Target = Callable[[str], "str | None"]  # an image's or link's Markdown target -> its src/href, None to leave it out
+
+
+def _same(target: str) -> str:
+    return target
+
 
 # Sized for a 1366x768 laptop screen: a compact first screen (title, warnings, the answers
 # box), wide tables that wrap rather than scroll sideways, charts no wider than the page.
@@ -40,6 +50,7 @@ code { background: #f3f3f3; padding: 0 0.2em; overflow-wrap: anywhere; }
 figure { margin: 1em 0; }
 figure img { max-width: 100%; height: auto; border: 1px solid #ddd; }
 figcaption { font-size: 0.85em; color: #555; }
+.left-out { color: #a00; font-style: italic; }
 """
 
 
@@ -51,6 +62,13 @@ def heading_id(text: str) -> str:
 def escape_cell(value: object) -> str:
     """A value fit for one table cell: one line, pipes escaped."""
     return " ".join(str(value).split()).replace("|", "\\|")
+
+
+def plain(text: object) -> str:
+    """Text from outside (run.json, results.jsonl) as plain words on one line: backslash escapes
+    keep `[`, `]`, `!`, `*` and backquotes from becoming images, links, emphasis or code, and a
+    newline in it from starting a block of its own (a heading, an image line)."""
+    return _MARKUP.sub(r"\\\g<0>", " ".join(str(text).split()))
 
 
 def code_span(text: str) -> str:
@@ -70,8 +88,10 @@ def png_data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def to_html(markdown: str, title: str, image_uri: Callable[[str], str]) -> str:
-    """A complete HTML document; `image_uri` turns an image's Markdown target into its src."""
+def to_html(markdown: str, title: str, image_uri: Target, link_href: Target = _same) -> str:
+    """A complete HTML document. `image_uri` turns an image's Markdown target into its src and
+    `link_href` a link's into its href; where either says None the image or link is left out
+    and a placeholder says so."""
     body: list[str] = []
     lines = markdown.splitlines()
     index = 0
@@ -83,7 +103,7 @@ def to_html(markdown: str, title: str, image_uri: Callable[[str], str]) -> str:
         block_end = _block_end(lines, index)
         block = lines[index:block_end]
         index = block_end
-        body.append(_render_block(block, image_uri))
+        body.append(_render_block(block, image_uri, link_href))
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f"<title>{html.escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
             + "\n".join(body) + "\n</body>\n</html>\n")
@@ -115,54 +135,70 @@ def _block_end(lines: list[str], start: int) -> int:
     return end
 
 
-def _render_block(block: list[str], image_uri: Callable[[str], str]) -> str:
+def _render_block(block: list[str], image_uri: Target, link_href: Target) -> str:
     kind = _kind(block[0])
     if kind == "heading":
         marks, _, text = block[0].strip().partition(" ")
         level = min(len(marks), 6)
         anchor = f' id="{heading_id(text)}"' if level == 2 else ""  # h3 titles repeat across sections
-        return f"<h{level}{anchor}>{_inline(text, image_uri)}</h{level}>"
+        return f"<h{level}{anchor}>{_inline(text, image_uri, link_href)}</h{level}>"
     if kind == "image":
         alt, target = _IMAGE_LINE.match(block[0].strip()).groups()
-        return (f'<figure><img src="{html.escape(image_uri(target))}" alt="{html.escape(alt)}">'
-                f"<figcaption>{html.escape(alt)}</figcaption></figure>")
+        return f"<figure>{_image(alt, target, image_uri)}<figcaption>{html.escape(alt)}</figcaption></figure>"
     if kind == "list":
-        items = "".join(f"<li>{_inline(line.strip()[2:], image_uri)}</li>" for line in block)
+        items = "".join(f"<li>{_inline(line.strip()[2:], image_uri, link_href)}</li>" for line in block)
         return f"<ul>{items}</ul>"
     if kind == "quote":
         text = " ".join(line.strip()[1:].strip() for line in block)
-        return f"<blockquote><p>{_inline(text, image_uri)}</p></blockquote>"
+        return f"<blockquote><p>{_inline(text, image_uri, link_href)}</p></blockquote>"
     if kind == "table":
-        return _table(block, image_uri)
-    return f"<p>{_inline(' '.join(line.strip() for line in block), image_uri)}</p>"
+        return _table(block, image_uri, link_href)
+    return f"<p>{_inline(' '.join(line.strip() for line in block), image_uri, link_href)}</p>"
 
 
-def _table(block: list[str], image_uri: Callable[[str], str]) -> str:
+def _table(block: list[str], image_uri: Target, link_href: Target) -> str:
     def cells(line: str) -> list[str]:
         inner = line.strip().removeprefix("|").removesuffix("|")
         return [c.strip().replace("\\|", "|") for c in _CELL_SPLIT.split(inner)]
 
-    head = "".join(f"<th>{_inline(c, image_uri)}</th>" for c in cells(block[0]))
-    rows = "".join("<tr>" + "".join(f"<td>{_inline(c, image_uri)}</td>" for c in cells(line)) + "</tr>"
+    head = "".join(f"<th>{_inline(c, image_uri, link_href)}</th>" for c in cells(block[0]))
+    rows = "".join("<tr>" + "".join(f"<td>{_inline(c, image_uri, link_href)}</td>" for c in cells(line)) + "</tr>"
                    for line in block[2:])
     return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
-def _inline(text: str, image_uri: Callable[[str], str]) -> str:
+def _image(alt: str, target: str, image_uri: Target) -> str:
+    src = image_uri(target)
+    if src is None:
+        return f'<span class="left-out">[image left out: {html.escape(target)} is {LEFT_OUT}]</span>'
+    return f'<img src="{html.escape(src)}" alt="{html.escape(alt)}">'
+
+
+def _link(label: str, target: str, link_href: Target) -> str:
+    href = link_href(target)
+    if href is None:
+        return (f'{html.escape(label)} <span class="left-out">[link left out: {html.escape(target)} is '
+                f"{LEFT_OUT}]</span>")
+    return f'<a href="{html.escape(href)}">{html.escape(label)}</a>'
+
+
+def _inline(text: str, image_uri: Target, link_href: Target = _same) -> str:
     out, position = [], 0
     for match in _INLINE.finditer(text):
         out.append(html.escape(text[position:match.start()]))
-        code, alt, src, label, href, bold, emphasis = match.groups()
-        if code is not None:
+        escaped, code, alt, src, label, href, bold, emphasis = match.groups()
+        if escaped is not None:
+            out.append(html.escape(escaped))
+        elif code is not None:
             out.append(f"<code>{html.escape(code)}</code>")
         elif src is not None:
-            out.append(f'<img src="{html.escape(image_uri(src))}" alt="{html.escape(alt)}">')
+            out.append(_image(alt, src, image_uri))
         elif href is not None:
-            out.append(f'<a href="{html.escape(href)}">{html.escape(label)}</a>')
+            out.append(_link(label, href, link_href))
         elif bold is not None:
-            out.append(f"<strong>{_inline(bold, image_uri)}</strong>")
+            out.append(f"<strong>{_inline(bold, image_uri, link_href)}</strong>")
         else:
-            out.append(f"<em>{_inline(emphasis, image_uri)}</em>")
+            out.append(f"<em>{_inline(emphasis, image_uri, link_href)}</em>")
         position = match.end()
     out.append(html.escape(text[position:]))
     return "".join(out)

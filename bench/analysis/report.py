@@ -22,6 +22,7 @@ from bench.analysis import (
     earlier,
     markdown,
     precision,
+    run_paths,
     sentences,
     servers,
     stats,
@@ -63,8 +64,7 @@ def build_report(run_dir: Path) -> ReportPaths:
     text = render_markdown(run, alike)
     md_path, html_path = run.path / "report.md", run.path / "report.html"
     md_path.write_text(text, encoding="utf-8")
-    page = markdown.to_html(text, f"Benchmark report {run.run_id}",
-                            lambda target: markdown.png_data_uri(run.path / target))
+    page = run_paths.to_html(run.path, text, f"Benchmark report {run.run_id}")
     html_path.write_text(page, encoding="utf-8")
     png_path = run.path / "report.png"
     png_path.unlink(missing_ok=True)  # never a screenshot of an older page
@@ -177,7 +177,8 @@ def _headlines(run: Run, levels: pd.DataFrame) -> str:
 
 def _flagged(run: Run) -> str:
     flagged = flagged_rows(run.rows)
-    rows = [(r.stack + (f" @ {r.variant}" if r.variant else ""), r.endpoint, r.tool, r.concurrency, r.repeat,
+    rows = [(markdown.plain(r.stack + (f" @ {r.variant}" if r.variant else "")), markdown.plain(r.endpoint),
+             markdown.plain(r.tool), r.concurrency, r.repeat,
              ", ".join(r.flags) or "none",
              "**no**: " + ", ".join(r.excluded_by) if r.excluded_by else "yes, marked", _why(r),
              f"[{r.raw}]({r.raw})" if isinstance(r.raw, str) else "none")

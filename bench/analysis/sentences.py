@@ -12,7 +12,7 @@ import math
 
 import pandas as pd
 
-from bench.analysis import stats, verdicts
+from bench.analysis import markdown, stats, verdicts
 from bench.analysis.stacks import endpoint_sort_key, endpoint_title, stack_label
 from bench.analysis.verdicts import LevelVerdict
 from bench.schema import Flag
@@ -113,7 +113,8 @@ def _absent(stack: str, stacks: dict[str, dict]) -> str:
     if info is None:
         return f"{stack_label(stack)} is not in this run"
     if info.get("status") in ("skipped", "failed"):
-        return f"{stack_label(stack)} was {info['status']} ({info.get('reason') or 'no reason recorded'})"
+        reason = markdown.plain(info.get("reason") or "no reason recorded")
+        return f"{stack_label(stack)} was {info['status']} ({reason})"
     return f"{stack_label(stack)} has no rows at this level"
 
 
