@@ -7,7 +7,7 @@ pool cannot notice: aiomysql's Pool.release() closes a connection returned insid
 transaction, but it judges by the server status of the last OK packet, and a SELECT ends
 with an EOF packet whose status aiomysql ignores. So after that SELECT the connection
 looks idle, goes back to the pool with its transaction open, and keeps its metadata lock
-on bench_records and its read view until the next BEGIN on it, or forever once the load
+on lab_records and its read view until the next BEGIN on it, or forever once the load
 stops: the prototype's TRUNCATE hung, InnoDB's history grew and io throughput fell from
 about 50 to about 27 requests/s. Tortoise 1.1.9 opens its pool with autocommit on and
 drops any `autocommit` from its config, so the service's pool has it on today; checking

@@ -1,4 +1,4 @@
-"""Tortoise models on the tables Django's migrations own (`users`, `bench_records`).
+"""Tortoise models on the tables Django's migrations own (`lab_users`, `lab_records`).
 
 The service never generates schema: column names and types follow
 project/workload/migrations, so both stacks read and write the same rows.
@@ -18,7 +18,7 @@ class User(Model):
     date_joined = fields.DatetimeField()
 
     class Meta:
-        table = "users"
+        table = "lab_users"
 
 
 class BenchRecord(Model):
@@ -32,4 +32,4 @@ class BenchRecord(Model):
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
-        table = "bench_records"
+        table = "lab_records"

@@ -21,10 +21,10 @@ from lab import io_files
 
 router = APIRouter()
 _IO_DIR = SETTINGS.io_dir
-_INSERT = "INSERT INTO bench_records (name, email, age, created_at, updated_at) VALUES (%s, %s, %s, %s, %s)"
-_COUNT = "SELECT COUNT(*) FROM bench_records"
-_UPDATE = "UPDATE bench_records SET age = %s, updated_at = %s WHERE id = %s"
-_DELETE = "DELETE FROM bench_records WHERE id = %s"
+_INSERT = "INSERT INTO lab_records (name, email, age, created_at, updated_at) VALUES (%s, %s, %s, %s, %s)"
+_COUNT = "SELECT COUNT(*) FROM lab_records"
+_UPDATE = "UPDATE lab_records SET age = %s, updated_at = %s WHERE id = %s"
+_DELETE = "DELETE FROM lab_records WHERE id = %s"
 
 
 def _io_response(started: float) -> Response:

@@ -19,7 +19,7 @@ router = APIRouter()
 _page = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=True,
                     keep_trailing_newline=True).get_template("users.html")
 _USERS_SQL = ("SELECT id, first_name, last_name, email, gender, ip_address, date_joined "
-              "FROM users ORDER BY id LIMIT %s")
+              "FROM lab_users ORDER BY id LIMIT %s")
 
 
 def _bad_limit(error: LimitError) -> Response:

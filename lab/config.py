@@ -7,7 +7,9 @@ The environment overrides settings.env, key by key.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import secrets
 import sys
 from dataclasses import asdict, dataclass, field, replace
@@ -40,8 +42,8 @@ class Database:
     port: int
     name: str
     user: str
-    password: str
-    private: bool  # True: the lab's own MariaDB under var/mysql
+    password: str = field(repr=False)  # never in a repr, a log or Django's DEBUG page
+    private: bool = False  # True: the lab's own MariaDB under var/mysql
 
     def redacted(self) -> dict:
         return {**asdict(self), "password": "***"}
@@ -55,7 +57,10 @@ class Settings:
     database: Database
     db_max_connections: int
     db_latency_ms: float  # added to every round trip to the database by the bench's relay (0: direct)
+    db_connect_timeout_s: int  # every database connection the apps and the driver open
+    db_read_timeout_s: int
     server_host: str
+    allow_public_bind: bool  # SERVER_HOST off loopback, said explicitly
     server_port: int
     django_wsgi_workers: int
     django_wsgi_blocking_threads: int
@@ -134,30 +139,59 @@ def parse_size(key: str, raw: str) -> int:
     return int(value)
 
 
+DB_NAME_RE = re.compile(r"[A-Za-z0-9_]{1,64}")
+
+
+def redact_url(raw: str) -> str:
+    """A DATABASE_URL fit to show: whatever stands between '://' and the last '@' (the user
+    and password, even when the password holds an unencoded #, / or ?) becomes user:***."""
+    scheme, sep, rest = raw.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not sep or not at:
+        return raw
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
+
+
 def parse_database_url(raw: str) -> Database:
-    allowed = "empty (private MariaDB) or mysql://user:password@host:port/dbname"
+    allowed = ("empty (private MariaDB) or mysql://user:password@host:port/dbname, the password "
+               "percent-encoded and the database name letters, digits and _")
+    bad = ConfigError("DATABASE_URL", redact_url(raw), allowed)
     try:
         url = urlsplit(raw)
         port = url.port or 3306
     except ValueError:
-        raise ConfigError("DATABASE_URL", raw, allowed) from None
-    name = url.path.lstrip("/")
-    if url.scheme not in ("mysql", "mariadb") or not url.hostname or not url.username or not name or "/" in name:
-        raise ConfigError("DATABASE_URL", raw, allowed)
-    return Database(host=url.hostname, port=port, name=unquote(name), user=unquote(url.username),
+        raise bad from None
+    name = unquote(url.path.lstrip("/"))
+    if (url.scheme not in ("mysql", "mariadb") or not url.hostname or not url.username
+            or not DB_NAME_RE.fullmatch(name) or url.query or url.fragment):
+        raise bad
+    return Database(host=url.hostname, port=port, name=name, user=unquote(url.username),
                     password=unquote(url.password or ""), private=False)
 
 
 def generated_secret(name: str) -> str:
-    """A secret made on first use and kept in var/ (git-ignored), never in settings.env."""
+    """A secret made on first use and kept in var/ (git-ignored), never in settings.env.
+
+    Written whole to a temporary file, then linked into place: a second process creating it
+    at the same moment loses the link and reads the winner's file, never a half-written one."""
     path = VAR_DIR / name
-    if path.exists():
-        return path.read_text().strip()
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(40)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(value + "\n")
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        tmp = VAR_DIR / f".{name}.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(40) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    value = path.read_text().strip()
+    if not value:
+        raise ConfigError(f"var/{name}", "", "a non-empty secret: delete the empty file and the lab makes a new one")
     return value
 
 
@@ -218,7 +252,7 @@ def _database(r: _Reader) -> Database:
     name = r.raw("DB_NAME", "lab")
     user = r.raw("DB_USER", "lab")
     for key, value in (("DB_NAME", name), ("DB_USER", user)):
-        if not value.replace("_", "").isalnum() or len(value) > 32:
+        if not DB_NAME_RE.fullmatch(value) or len(value) > 32:
             raise ConfigError(key, value, "letters, digits and _ (at most 32)")
     return Database(host="127.0.0.1", port=r.int("DB_PORT", 1024, 65535), name=name, user=user,
                     password=generated_secret("db_password"), private=True)
@@ -257,6 +291,48 @@ def _db_max_connections(r: _Reader, needed: int) -> int:
 
 
 DB_LATENCY_MAX_MS = 100
+IO_DIR_MARK = ".asgi-wsgi-lab-io"  # what says a folder is the lab's io folder (lab/io_files.py)
+DEFAULT_IO_DIR = ROOT / "var" / "io"
+IO_DIR_ALLOWED = ("a folder the lab makes and marks as its own: one that does not exist yet, or one the lab made "
+                  f"before (it holds {IO_DIR_MARK}); never /, /tmp, a home folder, the repository or a folder "
+                  "holding it (default var/io)")
+
+
+def _io_dir(r: _Reader) -> Path:
+    """IO_DIR, refused unless it is or will be the lab's own folder: a run deletes the io
+    workload's files there, so it must never be a folder that holds anything else."""
+    raw = r.raw("IO_DIR", "var/io")
+    if not raw:
+        raise ConfigError("IO_DIR", raw, IO_DIR_ALLOWED)
+    path = (Path(raw) if Path(raw).is_absolute() else ROOT / raw).resolve()
+    home = Path.home().resolve()
+    shared = {Path("/"), Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"), home, home.parent}
+    if path in shared or ROOT.is_relative_to(path) or home.is_relative_to(path):
+        raise ConfigError("IO_DIR", raw, IO_DIR_ALLOWED)
+    if path.exists() and path != DEFAULT_IO_DIR and not (path.is_dir() and (path / IO_DIR_MARK).is_file()):
+        raise ConfigError("IO_DIR", raw, IO_DIR_ALLOWED)
+    return path
+
+
+def _server_host(r: _Reader) -> tuple[str, bool]:
+    """SERVER_HOST, loopback unless ALLOW_PUBLIC_BIND=true says the user means it: the apps
+    serve an unauthenticated POST that writes to the database, and /info/."""
+    host = r.raw("SERVER_HOST", "127.0.0.1")
+    allow = r.bool("ALLOW_PUBLIC_BIND")
+    if not allow and not is_loopback(host):
+        raise ConfigError("SERVER_HOST", host, "a loopback address (127.0.0.1, ::1 or localhost); another address "
+                          "serves the lab's endpoints to the network: set ALLOW_PUBLIC_BIND=true if you mean it")
+    return host, allow
+
+
+def is_loopback(host: str) -> bool:
+    """localhost, 127.0.0.0/8 or ::1, exactly (no name that merely starts like one)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def load(overrides: dict[str, str] | None = None) -> Settings:
@@ -281,7 +357,7 @@ def load(overrides: dict[str, str] | None = None) -> Settings:
         raise ConfigError("DJANGO_CONN_MAX_AGE_ASGI", conn_max_age_asgi_raw,
                           "0 only (Django has no MySQL pool; persistent connections leak under ASGI)")
     secret_key = r.raw("SECRET_KEY", "") or generated_secret("secret_key")
-    io_dir = Path(r.raw("IO_DIR", "var/io"))
+    server_host, allow_public_bind = _server_host(r)
     return Settings(
         use_asgi=r.bool("USE_ASGI"),
         debug=r.bool("DEBUG"),
@@ -289,7 +365,10 @@ def load(overrides: dict[str, str] | None = None) -> Settings:
         database=database,
         db_max_connections=max_connections,
         db_latency_ms=r.number("DB_LATENCY_MS", 0, DB_LATENCY_MAX_MS, "0"),
-        server_host=r.raw("SERVER_HOST", "127.0.0.1"),
+        db_connect_timeout_s=r.int("DB_CONNECT_TIMEOUT_S", 1, 600, "10"),
+        db_read_timeout_s=r.int("DB_READ_TIMEOUT_S", 1, 3600, "60"),
+        server_host=server_host,
+        allow_public_bind=allow_public_bind,
         server_port=r.int("SERVER_PORT", 1024, 65535),
         django_wsgi_workers=wsgi_workers,
         django_wsgi_blocking_threads=wsgi_threads,
@@ -304,7 +383,7 @@ def load(overrides: dict[str, str] | None = None) -> Settings:
         conn_max_age_asgi=0,
         fastapi_pool_size=pool,
         fastapi_sync_threads=sync_threads,
-        io_dir=io_dir if io_dir.is_absolute() else ROOT / io_dir,
+        io_dir=_io_dir(r),
         server_cpus=server_cpus,
         server_cpu_quota=quota,
         server_memory=parse_size("SERVER_MEMORY", r.raw("SERVER_MEMORY")),

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import MySQLdb
 
-from lab.config import ROOT, Settings, format_cpus, load_or_exit
+from lab.config import ROOT, USAGE_ERROR, Settings, format_cpus, load_or_exit
 from lab.log_tail import log_tail
 from lab.net import port_in_use
 
@@ -29,11 +29,25 @@ PID_FILE = MYSQL_DIR / "mariadbd.pid"
 ERROR_LOG = MYSQL_DIR / "error.log"
 START_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 60
+# Access denied to a database, a command on a table, a column, or a privilege (PROCESS, SUPER).
+PRIVILEGE_ERRORS = {1044, 1142, 1143, 1227}
 INSTALL_HINT = "install it with: sudo apt-get install mariadb-server (or run scripts/setup.sh)"
 
 
 class DatabaseError(RuntimeError):
     """A problem with the database a person can act on; str() says what to do."""
+
+
+class DatabaseRefused(DatabaseError):
+    """A database the lab will not work in (a usage error: exit 2)."""
+
+
+def privilege_error(error: MySQLdb.Error) -> str | None:
+    """MariaDB's own one-line message when `error` is a missing privilege (it names the
+    privilege), else None."""
+    if error.args and error.args[0] in PRIVILEGE_ERRORS:
+        return str(error.args[-1])
+    return None
 
 
 def _binary(*names: str) -> str:
@@ -45,27 +59,79 @@ def _binary(*names: str) -> str:
 
 
 def running_pid() -> int | None:
+    """The pid in var/mysql/mariadbd.pid, only while that process is this lab's mariadbd
+    on this lab's data folder: a stale pid file whose number now belongs to another
+    process names nothing (stop would otherwise signal that process)."""
     try:
         pid = int(PID_FILE.read_text().strip())
         os.kill(pid, 0)
     except (FileNotFoundError, ValueError, ProcessLookupError):
         return None
-    return pid
+    return pid if is_lab_mariadbd(pid) else None
+
+
+def is_lab_mariadbd(pid: int) -> bool:
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    program = Path(os.fsdecode(argv[0])).name if argv and argv[0] else ""
+    return program in ("mariadbd", "mysqld") and f"--datadir={DATA_DIR}".encode() in argv
+
+
+def timeouts(settings: Settings) -> dict[str, int]:
+    """Connect and read/write timeouts for every mysqlclient connection (settings.env
+    DB_CONNECT_TIMEOUT_S, DB_READ_TIMEOUT_S): a stalled server fails a query, never hangs it."""
+    return {"connect_timeout": settings.db_connect_timeout_s, "read_timeout": settings.db_read_timeout_s,
+            "write_timeout": settings.db_read_timeout_s}
 
 
 def admin_connection(settings: Settings) -> MySQLdb.Connection:
     """Root over the private socket; for DATABASE_URL servers, the configured user."""
-    db = settings.database
-    if db.private:
-        return MySQLdb.connect(unix_socket=str(SOCKET), user="root", charset="utf8mb4", autocommit=True)
-    return MySQLdb.connect(host=db.host, port=db.port, user=db.user, password=db.password,
-                           database=db.name, charset="utf8mb4", autocommit=True)
+    if settings.database.private:
+        return MySQLdb.connect(unix_socket=str(SOCKET), user="root", charset="utf8mb4", autocommit=True,
+                               **timeouts(settings))
+    return app_connection(settings)
 
 
 def app_connection(settings: Settings) -> MySQLdb.Connection:
     db = settings.database
     return MySQLdb.connect(host=db.host, port=db.port, user=db.user, password=db.password,
-                           database=db.name, charset="utf8mb4", autocommit=True)
+                           database=db.name, charset="utf8mb4", autocommit=True, **timeouts(settings))
+
+
+# The lab's tables: a DATABASE_URL database holding any other is refused (check_lab_only).
+LAB_TABLES = ("lab_users", "lab_records", "django_migrations")
+LAB_APP = "workload"
+
+
+def foreign_tables(conn: MySQLdb.Connection, name: str) -> list[str]:
+    """The tables of database `name` that are not the lab's, and a django_migrations that
+    records any app but the lab's own (a user's Django project)."""
+    cur = conn.cursor()
+    cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s ORDER BY table_name",
+                (name,))
+    tables = [row[0] for row in cur.fetchall()]
+    foreign = [t for t in tables if t not in LAB_TABLES]
+    if "django_migrations" in tables:
+        cur.execute(f"SELECT DISTINCT app FROM `{name}`.django_migrations WHERE app <> %s", (LAB_APP,))
+        foreign += [f"django_migrations (app {row[0]})" for row in cur.fetchall()]
+    return foreign
+
+
+def check_lab_only(settings: Settings) -> None:
+    """Refuse a DATABASE_URL database that holds anything but the lab's tables: the lab
+    migrates, seeds and empties its tables, so it works only in an empty or lab-only database."""
+    db = settings.database
+    conn = app_connection(settings)
+    try:
+        foreign = foreign_tables(conn, db.name)
+    finally:
+        conn.close()
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise DatabaseRefused(f"DATABASE_URL database {db.name!r} holds tables that are not the lab's ({shown}); "
+                              "give an empty database or one only the lab uses")
 
 
 def _check_writable() -> None:
@@ -106,7 +172,7 @@ def _wait_until_answering(process: subprocess.Popen) -> None:
         if process.poll() is not None:
             raise DatabaseError(f"mariadbd exited with status {process.returncode}: {_error_log_tail()}")
         try:
-            MySQLdb.connect(unix_socket=str(SOCKET), user="root").close()
+            MySQLdb.connect(unix_socket=str(SOCKET), user="root", connect_timeout=5).close()
             return
         except MySQLdb.OperationalError:
             time.sleep(0.2)
@@ -134,9 +200,9 @@ def start(settings: Settings) -> None:
     if not db.private:
         print(f"db: DATABASE_URL is set; using {db.user}@{db.host}:{db.port}/{db.name}, nothing started")
         try:
-            app_connection(settings).close()
-        except MySQLdb.OperationalError as error:
-            raise DatabaseError(f"cannot connect to DATABASE_URL server: {error.args[-1]}") from None
+            check_lab_only(settings)
+        except MySQLdb.Error as error:
+            raise DatabaseError(f"cannot use the DATABASE_URL server: {error.args[-1]}") from None
         return
     mariadbd = _binary("mariadbd", "mysqld")
     if running_pid() is None:
@@ -237,7 +303,7 @@ def main(argv: list[str]) -> int:
             reset(settings)
     except DatabaseError as error:
         print(f"db: {error}", file=sys.stderr)
-        return 1
+        return USAGE_ERROR if isinstance(error, DatabaseRefused) else 1
     return 0
 
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import uuid
 from pathlib import Path
 
 import aiofiles
 import aiofiles.os
+
+from lab.config import IO_DIR_MARK
 
 FILE_ROUND_TRIPS = 2
 DB_BLOCKS = 8
@@ -37,8 +40,35 @@ def _document() -> str:
     return json.dumps({"id": token, "created": time.time(), "items": items})
 
 
+# The only files the lab ever deletes in IO_DIR: the ones _new_path names.
+IO_FILE_RE = re.compile(r"io-\d+-[0-9a-f]{32}\.json")
+
+
 def _new_path(io_dir: Path) -> Path:
     return io_dir / f"io-{os.getpid()}-{uuid.uuid4().hex}.json"
+
+
+def prepare_io_dir(io_dir: Path) -> None:
+    """Make IO_DIR and mark it as the lab's (lab/config.py has already refused any folder
+    that exists and is not the lab's, or the lab's default var/io of an older checkout)."""
+    io_dir.mkdir(parents=True, exist_ok=True)
+    (io_dir / IO_DIR_MARK).touch()
+
+
+def io_files_left(io_dir: Path) -> list[Path]:
+    """The workload's files still in IO_DIR (a request that died between write and unlink)."""
+    if not (io_dir / IO_DIR_MARK).is_file():
+        return []
+    return sorted(p for p in io_dir.iterdir() if IO_FILE_RE.fullmatch(p.name) and p.is_file())
+
+
+def remove_io_files(io_dir: Path) -> int:
+    """Delete what the workload left in IO_DIR: only files named as it names them, only in a
+    folder the lab marked as its own; nothing else there is touched."""
+    left = io_files_left(io_dir)
+    for path in left:
+        path.unlink(missing_ok=True)
+    return len(left)
 
 
 def file_round_trip(io_dir: Path) -> None:

@@ -19,7 +19,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from lab.config import ROOT, Settings, format_cpus, load_or_exit
+from lab.config import ROOT, Settings, format_cpus, is_loopback, load_or_exit
+from lab.io_files import prepare_io_dir
 from lab.limits import Cgroup, create_cgroup
 from lab.log_tail import log_tail
 from lab.net import port_in_use
@@ -116,8 +117,12 @@ class Server:
         if port_in_use(self.host, self.port):
             raise PortTaken(f"port {self.port} on {self.host} is taken by another process; stop it, "
                             "or set SERVER_PORT in settings.env (serve.sh: --port)")
+        if not is_loopback(self.host):  # lab/config.py let it through: ALLOW_PUBLIC_BIND=true
+            print(f"serve: warning: {self.stack} listens on {self.host} (ALLOW_PUBLIC_BIND=true): its endpoints, "
+                  "POST /sync/io/ that writes to the database among them, are open to the network",
+                  file=sys.stderr, flush=True)
         self.cgroup, self.warning = create_cgroup(self.cgroup_name, s.server_cpu_quota, s.server_memory)
-        s.io_dir.mkdir(parents=True, exist_ok=True)
+        prepare_io_dir(s.io_dir)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         spec = STACKS[self.stack]
         env = {**os.environ, **self.extra_env, "PYTHONPATH": str(ROOT), "LAB_STACK": spec.id, "LAB_SERVER": spec.server,

@@ -16,12 +16,16 @@ import pytest
 
 # Before anything reads settings: tests use their own database and io folder, and every
 # server the tests start inherits these through the environment.
+# A DATABASE_URL of the user's (environment or settings.env) never reaches the tests: they
+# run on the private MariaDB only. IO_DIR is a folder the lab makes (it refuses existing ones).
+os.environ["DATABASE_URL"] = ""
 os.environ["DB_NAME"] = "lab_test"
-os.environ["IO_DIR"] = tempfile.mkdtemp(prefix="lab-test-io-")
-atexit.register(shutil.rmtree, os.environ["IO_DIR"], ignore_errors=True)  # nothing left in /tmp
+_IO_PARENT = tempfile.mkdtemp(prefix="lab-test-io-")
+os.environ["IO_DIR"] = os.path.join(_IO_PARENT, "io")
+atexit.register(shutil.rmtree, _IO_PARENT, ignore_errors=True)  # nothing left in /tmp
 
 from lab import db  # noqa: E402
-from lab.config import ROOT, Settings, load  # noqa: E402
+from lab.config import IO_DIR_MARK, ROOT, Settings, load  # noqa: E402
 from lab.net import free_port  # noqa: E402
 from lab.serve import Server  # noqa: E402
 
@@ -94,15 +98,16 @@ class StatusCounters:
 
 
 def bench_record_count(settings: Settings, database_name: str | None = None) -> int:
-    """Rows in bench_records (of the settings' database, or the one named)."""
+    """Rows in lab_records (of the settings' database, or the one named)."""
     conn = db.admin_connection(settings)
     try:
         cur = conn.cursor()
-        cur.execute(f"SELECT COUNT(*) FROM `{database_name or settings.database.name}`.bench_records")
+        cur.execute(f"SELECT COUNT(*) FROM `{database_name or settings.database.name}`.lab_records")
         return cur.fetchone()[0]
     finally:
         conn.close()
 
 
 def io_dir_files(settings: Settings) -> list[Path]:
-    return sorted(settings.io_dir.iterdir()) if settings.io_dir.exists() else []
+    """Everything in IO_DIR but the lab's mark."""
+    return sorted(p for p in settings.io_dir.iterdir() if p.name != IO_DIR_MARK) if settings.io_dir.exists() else []

@@ -18,7 +18,7 @@ from lab.config import Settings
 from lab.limit_param import MAX_USERS
 
 USERS_SQL = ("SELECT id, first_name, last_name, email, gender, ip_address, date_joined "
-             "FROM users ORDER BY id")
+             "FROM lab_users ORDER BY id")
 
 
 class _UsersTable(HTMLParser):

@@ -21,7 +21,7 @@ def users_snapshot(settings) -> list[tuple]:
     conn = db.app_connection(settings)
     try:
         cur = conn.cursor()
-        cur.execute("SELECT id, email, first_name FROM users ORDER BY id")
+        cur.execute("SELECT id, email, first_name FROM lab_users ORDER BY id")
         return list(cur.fetchall())
     finally:
         conn.close()

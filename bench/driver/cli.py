@@ -15,11 +15,12 @@ import urllib.error
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from bench.driver.fleet import ExternalServer
 from bench.driver.preflight import missing_programs
 from bench.driver.profiles import PROFILES, Profile
-from bench.driver.results import RunFiles
+from bench.driver.results import ResultsCorrupt, RunFiles
 from bench.driver.runlock import RunLock, RunLocked
 from bench.driver.runner import (
     Plan,
@@ -33,7 +34,7 @@ from bench.driver.runner import (
 from bench.driver.variants import VARIABLE_SETTINGS, VaryError, parse_vary
 from bench.schema import SCHEMA_VERSION, Endpoint, Tool
 from lab import db
-from lab.config import ROOT, available_cpus, load_or_exit
+from lab.config import ROOT, available_cpus, is_loopback, load_or_exit
 from lab.stacks import DEFAULT_STACKS, STACKS
 
 USAGE_ERROR = 2
@@ -75,6 +76,39 @@ def _positive(option: str, value: str, high: int, low: int = 1) -> int:
     if not low <= number <= high:
         raise argparse.ArgumentTypeError(f"{option} {value!r} is not allowed: a whole number from {low} to {high}")
     return number
+
+
+LOCAL_URL = ("http://HOST[:PORT][/PATH] with HOST localhost, an address in 127.0.0.0/8 or [::1], "
+             "e.g. http://127.0.0.1:8000")
+
+
+def _local_url(value: str) -> str:
+    """A server on this machine, nothing else: the load tools send it thousands of
+    requests, and what looks local must be (`http://127.0.0.1@example.com/` is example.com,
+    `http://localhost.example.com/` too). Its host and port are written the one plain way."""
+    def refuse(why: str) -> argparse.ArgumentTypeError:
+        return argparse.ArgumentTypeError(f"--url {value!r} is not allowed: {why}; {LOCAL_URL}")
+
+    if not value.isascii() or not value.isprintable() or " " in value:
+        raise refuse("printable ASCII only, no spaces")
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        raise refuse("a malformed host or port (PORT: 1 to 65535)") from None
+    if parts.scheme != "http":
+        raise refuse(f"scheme {parts.scheme or 'none'}")
+    if "@" in parts.netloc:
+        raise refuse("a user@ part")
+    if "?" in value or "#" in value:
+        raise refuse("a query or fragment")
+    host = parts.hostname or ""
+    if not is_loopback(host):
+        raise refuse(f"host {host or 'none'} is not this machine")
+    written = f"[{host}]" if ":" in host else host
+    if port == 0 or parts.netloc.lower() != written + ("" if port is None else f":{port}"):
+        raise refuse(f"{parts.netloc!r} is not HOST or HOST:PORT")
+    return value
 
 
 def build_parser(prog: str) -> OneLineParser:
@@ -134,16 +168,14 @@ def make_plan(args: argparse.Namespace, prog: str, max_concurrency: int) -> Plan
         if args.round_budget is not None:
             profile = replace(profile, round_budget_s=_positive("--round-budget", args.round_budget, 86400, low=0))
         seed = _positive("--seed", args.seed, 2**31) if args.seed is not None else int(time.time() * 1000) % 2**31
+        url = _local_url(args.url) if args.url is not None else None
     except (argparse.ArgumentTypeError, VaryError) as error:
         _fail(prog, str(error))
-    if args.url and vary:
-        _fail(prog, f"--url {args.url!r} is not allowed with --vary or the {profile.name} profile's axes: the bench "
+    if url and vary:
+        _fail(prog, f"--url {url!r} is not allowed with --vary or the {profile.name} profile's axes: the bench "
               "starts a server per setting itself")
-    if args.url and not args.url.startswith(("http://127.", "http://localhost", "http://[::1]")):
-        _fail(prog, f"--url {args.url!r} is not allowed: a server on this machine, e.g. http://127.0.0.1:8000")
     tools = tuple(Tool(t) for t in dict.fromkeys(args.tool or ["wrk"]))
-    return Plan(stacks=stacks, endpoints=endpoints, tools=tools, profile=profile, seed=seed, url=args.url,
-                vary=vary)
+    return Plan(stacks=stacks, endpoints=endpoints, tools=tools, profile=profile, seed=seed, url=url, vary=vary)
 
 
 def refuse_untrustworthy(prog: str, settings) -> str | None:
@@ -171,6 +203,11 @@ def _resumed(prog: str, resume: str) -> tuple[RunFiles, dict, Plan]:
         _fail(prog, f"--resume {resume!r} is not allowed: a run of schema version {SCHEMA_VERSION} "
               f"(this one is {run.get('schema_version')})")
     saved = run["plan"]
+    if saved["url"] is not None:  # written by an older driver, or by hand
+        try:
+            _local_url(saved["url"])
+        except argparse.ArgumentTypeError as error:
+            _fail(prog, f"--resume {resume!r} is not allowed: its {error}")
     plan = Plan(stacks=tuple(saved["stacks"]), endpoints=tuple(Endpoint(e) for e in saved["endpoints"]),
                 tools=tuple(Tool(t) for t in saved["tools"]), profile=Profile.from_record(saved["profile"]),
                 seed=saved["seed"], url=saved["url"], vary={k: tuple(v) for k, v in saved.get("vary", {}).items()})
@@ -213,13 +250,13 @@ def _measure(prog: str, args: argparse.Namespace, settings, plan: Plan, run: dic
     # A --url server depends on the database after the run too: never stop it under it.
     started_db = database_needs_starting(settings) and not plan.url
     try:
-        prepare_database(settings)
-        if plan.url:
+        if plan.url:  # before any database work: a server that cannot be measured leaves nothing started
             try:
                 plan = replace(plan, stacks=(ExternalServer(plan.url).stack,))
             except (urllib.error.URLError, OSError, KeyError, ValueError) as error:
                 print(f"{prog}: cannot read {plan.url}/info/: {error}", file=sys.stderr)
                 return 1
+        prepare_database(settings)
         if run is None:
             out_root = Path(args.out)
             out_root.mkdir(parents=True, exist_ok=True)
@@ -237,6 +274,9 @@ def _measure(prog: str, args: argparse.Namespace, settings, plan: Plan, run: dic
         code = Runner(plan, settings, files, run).execute()
     except db.DatabaseError as error:
         print(f"{prog}: database: {error}", file=sys.stderr)
+        return USAGE_ERROR if isinstance(error, db.DatabaseRefused) else 1
+    except ResultsCorrupt as error:
+        print(f"{prog}: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as stop:
         return interrupted_status(stop)

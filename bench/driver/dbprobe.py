@@ -3,13 +3,16 @@
 Every call goes over an admin connection (root on the private socket, the configured
 user on a DATABASE_URL server). A database that went away raises DatabaseGone, which
 the runner records as failed rows with a clear message.
+
+The lab changes no global setting, log or table of a server it did not start: on a
+DATABASE_URL server (not `owned`) the general-log audit is not run, and what needs a
+privilege the user may not have given (PROCESS for InnoDB's state) reads as unknown.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from pathlib import Path
 
 import MySQLdb
 
@@ -22,10 +25,17 @@ HISTORY_RE = re.compile(r"History list length (\d+)")
 CONNECTION_LOST = {1053, 2002, 2003, 2006, 2013, 2055}
 GENERAL_LOG_LOCK = "asgi-wsgi-lab general log"
 GENERAL_LOG_WAIT_S = 60
+AUDIT_NOT_OWNED = ("not run: the database is a DATABASE_URL server the lab did not start, and the audit would "
+                   "switch on its server-wide general log")
 
 
 class DatabaseGone(RuntimeError):
     """The database stopped answering; str() says what happened."""
+
+
+class MissingPrivilege(DatabaseGone):
+    """The DATABASE_URL user lacks a privilege the run needs; str() is MariaDB's own line,
+    which names it. The run stops as when the database goes away."""
 
 
 class DbProbe:
@@ -37,6 +47,7 @@ class DbProbe:
             self.conn = db.admin_connection(settings)
         except MySQLdb.OperationalError as error:
             raise DatabaseGone(f"database unavailable: {error.args[-1]}") from None
+        self.owned = settings.database.private  # the lab's own server: its global settings are the lab's
         self.thread_id = self.conn.thread_id()
         self.lab_threads: set[int] = set()
         self.log_marker = ""
@@ -52,9 +63,11 @@ class DbProbe:
             cur = self.conn.cursor()
             cur.execute(sql, args)
             return list(cur.fetchall())
-        except MySQLdb.OperationalError as error:
+        except MySQLdb.Error as error:
             if error.args and error.args[0] in CONNECTION_LOST:
                 raise DatabaseGone(f"database went away: {error.args[-1]}") from None
+            if message := db.privilege_error(error):
+                raise MissingPrivilege(f"database user lacks a privilege: {message}") from None
             raise
 
     def status(self, *names: str) -> dict[str, int]:
@@ -69,17 +82,21 @@ class DbProbe:
         match = HISTORY_RE.search(text)
         return int(match.group(1)) if match else None
 
-    def open_transactions(self) -> int:
-        return self.query("SELECT COUNT(*) FROM information_schema.innodb_trx")[0][0]
+    def open_transactions(self) -> int | None:
+        """InnoDB's open transactions; None when the user lacks PROCESS (DATABASE_URL)."""
+        try:
+            return self.query("SELECT COUNT(*) FROM information_schema.innodb_trx")[0][0]
+        except MissingPrivilege:
+            return None
 
-    def bench_records(self) -> int:
-        return self.query(f"SELECT COUNT(*) FROM `{self.settings.database.name}`.bench_records")[0][0]
+    def lab_records(self) -> int:
+        return self.query(f"SELECT COUNT(*) FROM `{self.settings.database.name}`.lab_records")[0][0]
 
-    def reset_bench_records(self) -> None:
-        """Empty bench_records; bounded wait, since an idle-in-transaction connection would
+    def reset_lab_records(self) -> None:
+        """Empty lab_records; bounded wait, since an idle-in-transaction connection would
         hold its metadata lock forever."""
         self.query("SET SESSION lock_wait_timeout = 10")
-        self.query(f"TRUNCATE TABLE `{self.settings.database.name}`.bench_records")
+        self.query(f"TRUNCATE TABLE `{self.settings.database.name}`.lab_records")
 
     def variables(self) -> dict[str, str]:
         names = ("version", "max_connections", "innodb_buffer_pool_size", "innodb_flush_log_at_trx_commit",
@@ -91,7 +108,10 @@ class DbProbe:
         """Log every statement from now on, starting with a marker of our own; note the lab
         database's sessions already open (persistent connections): their statements count,
         as do new sessions'. Lab runs sharing one MariaDB take turns (a named lock)."""
-        self.query("SELECT GET_LOCK(%s, %s)", (GENERAL_LOG_LOCK, GENERAL_LOG_WAIT_S))
+        if not self.owned:
+            raise RuntimeError("the general log of a server the lab did not start is not the lab's to switch")
+        wait = min(GENERAL_LOG_WAIT_S, self.settings.db_read_timeout_s // 2)  # within the read timeout
+        self.query("SELECT GET_LOCK(%s, %s)", (GENERAL_LOG_LOCK, wait))
         try:
             self.query("SET GLOBAL log_output = 'TABLE'")
             self.query("TRUNCATE TABLE mysql.general_log")
@@ -131,13 +151,3 @@ class DbProbe:
 def mariadbd_pid(settings: Settings) -> int | None:
     """The private server's pid (for its CPU time); None for a DATABASE_URL server."""
     return db.running_pid() if settings.database.private else None
-
-
-def empty_io_dir(io_dir: Path) -> int:
-    removed = 0
-    if io_dir.exists():
-        for path in io_dir.iterdir():
-            if path.is_file():
-                path.unlink(missing_ok=True)
-                removed += 1
-    return removed

@@ -9,7 +9,7 @@ import subprocess
 from importlib import metadata as importlib_metadata
 
 from bench.driver.dbprobe import DbProbe
-from lab.config import ROOT, Settings, available_cpus, format_cpus
+from lab.config import ROOT, Settings, available_cpus, format_cpus, is_loopback
 
 PACKAGES = ("django", "granian", "gunicorn", "uvicorn", "httptools", "fastapi", "starlette", "tortoise-orm",
             "aiomysql", "pymysql", "mysqlclient",
@@ -82,4 +82,5 @@ def collect_database(settings: Settings, probe: DbProbe) -> dict:
 def collect_metadata(settings: Settings, probe: DbProbe) -> dict:
     return {**collect_machine(), **collect_versions(), "git_sha": collect_git(),
             "placement": collect_placement(settings), "limiter": None,
-            "database": collect_database(settings, probe), "settings": settings.record()}
+            "database": collect_database(settings, probe), "settings": settings.record(),
+            "public_bind": None if is_loopback(settings.server_host) else settings.server_host}

@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
-from bench.driver.dbprobe import DatabaseGone, DbProbe, empty_io_dir
+from bench.driver.dbprobe import DatabaseGone, DbProbe
 from bench.driver.drain import wait_drained
 from bench.driver.fleet import Fleet
 from bench.driver.level import LevelContext, measure_level
@@ -32,6 +32,7 @@ from bench.driver.window import TARGET_COMPLETIONS_PER_CONNECTION
 from bench.schema import MIN_COMPLETIONS_PER_CONNECTION, SCHEMA_VERSION, STEADY_TOLERANCE, Endpoint, Tool
 from lab import db
 from lab.config import ROOT, Settings, format_cpus
+from lab.io_files import prepare_io_dir, remove_io_files
 from lab.serve import PortTaken, Server, ServerDied
 from lab.stacks import STACKS, serves
 
@@ -196,11 +197,12 @@ class Runner:
             self.save()
 
     def reset_database_state(self) -> None:
-        """Every run starts and ends with no io files and no bench_records rows (io files
+        """Every run starts and ends with no io files and no lab_records rows (io files
         first: they go even when the database has gone away)."""
         assert self.probe is not None
-        empty_io_dir(self.settings.io_dir)
-        self.probe.reset_bench_records()
+        prepare_io_dir(self.settings.io_dir)
+        remove_io_files(self.settings.io_dir)
+        self.probe.reset_lab_records()
 
     def start_relay(self, units: dict[str, Settings]) -> dict[str, Settings]:
         """Start the latency relay if any unit needs it and check every setting's round trip;

@@ -12,7 +12,7 @@ class User(models.Model):
     date_joined = models.DateTimeField()
 
     class Meta:
-        db_table = "users"
+        db_table = "lab_users"
 
 
 class BenchRecord(models.Model):
@@ -25,4 +25,4 @@ class BenchRecord(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        db_table = "bench_records"
+        db_table = "lab_records"

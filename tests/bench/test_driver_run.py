@@ -4,7 +4,7 @@ real wrk and ab, run the way a user runs them. What they leave on disk must foll
 results contract (bench/schema.py), and nothing else may be left.
 
 The driver runs on its own database (not the session's `lab_test`): it truncates
-bench_records and switches MariaDB's general log, which other tests must not see.
+lab_records and switches MariaDB's general log, which other tests must not see.
 The helpers here are shared with test_driver_faults.py.
 """
 
@@ -37,7 +37,7 @@ from bench.schema import (
     validate_run,
 )
 from lab import db
-from lab.config import ROOT, Settings, format_cpus
+from lab.config import IO_DIR_MARK, ROOT, Settings, format_cpus
 from lab.limits import CGROUP_ROOT, GROUP_PARENT, Limiter
 
 SCRIPTS = {"wrk": ROOT / "bench" / "run_wrk.sh", "ab": ROOT / "bench" / "run_ab.sh"}
@@ -129,7 +129,7 @@ class Finished:
     latest: str  # where <out>/latest pointed right after the run
     processes_left: dict[int, str]
     cgroups_left: list[Path]
-    bench_records_left: int
+    lab_records_left: int
     io_files_left: list[Path]
 
 
@@ -144,7 +144,7 @@ def run_db(database: Settings) -> Iterator[str]:
 def runs(database: Settings, run_db: str, tmp_path_factory) -> dict[str, Finished]:
     """run_wrk.sh (seed 7, 3 rounds) then run_ab.sh (random seed, 1 round) into the same --out."""
     out = tmp_path_factory.mktemp("results")
-    io_dir = tmp_path_factory.mktemp("io")
+    io_dir = tmp_path_factory.mktemp("io-parent") / "io"
     finished = {}
     for tool, extra in (("wrk", ["--seed", "7", "--repeats", str(ROUNDS)]), ("ab", [])):
         marker = uuid.uuid4().hex
@@ -156,7 +156,7 @@ def runs(database: Settings, run_db: str, tmp_path_factory) -> dict[str, Finishe
         run, rows = read_run(run_dir)
         finished[tool] = Finished(proc, run_dir, run, rows, os.readlink(out / "latest"), marked_processes(marker),
                                   run_cgroups(run["run_id"]), bench_record_count(database, run_db),
-                                  sorted(io_dir.iterdir()))
+                                  [p for p in sorted(io_dir.iterdir()) if p.name != IO_DIR_MARK])
     return finished
 
 
@@ -281,7 +281,7 @@ def test_nothing_is_left_behind(runs, tool):
     done = runs[tool]
     assert done.processes_left == {}
     assert done.cgroups_left == []
-    assert done.bench_records_left == 0
+    assert done.lab_records_left == 0
     assert done.io_files_left == []
 
 

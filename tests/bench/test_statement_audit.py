@@ -7,10 +7,10 @@ from bench.driver.verify import classify, describe_extras, statements_per_reques
 
 
 @pytest.mark.parametrize(("command", "statement", "expected"), [
-    ("Query", "INSERT INTO `bench_records` (`email`) VALUES ('a@x')", ("workload", "insert")),
-    ("Query", "UPDATE bench_records SET name = 'n' WHERE id = 3", ("workload", "update")),
-    ("Query", "DELETE FROM `bench_records` WHERE `id` = 3", ("workload", "delete")),
-    ("Query", "SELECT COUNT(*) AS `__count` FROM `bench_records`", ("workload", "select")),
+    ("Query", "INSERT INTO `lab_records` (`email`) VALUES ('a@x')", ("workload", "insert")),
+    ("Query", "UPDATE lab_records SET name = 'n' WHERE id = 3", ("workload", "update")),
+    ("Query", "DELETE FROM `lab_records` WHERE `id` = 3", ("workload", "delete")),
+    ("Query", "SELECT COUNT(*) AS `__count` FROM `lab_records`", ("workload", "select")),
     ("Query", "commit", ("workload", "commit")),
     ("Query", "BEGIN", ("transaction_control", "begin")),
     ("Query", "set autocommit=0", ("transaction_control", "set autocommit")),
@@ -29,7 +29,7 @@ def test_per_request_counts_and_the_extras_line():
         (7, "Connect", "lab@localhost on lab using TCP/IP"),
         (7, "Query", "SELECT @@SQL_AUTO_IS_NULL"),
         (7, "Query", "set autocommit=0"),
-        *[(7, "Query", "INSERT INTO bench_records VALUES (1)")] * 10,
+        *[(7, "Query", "INSERT INTO lab_records VALUES (1)")] * 10,
         (7, "Query", "COMMIT"),
         (7, "Quit", ""),
     ]

@@ -1,4 +1,4 @@
-"""Load fixtures/users.json into `users`, idempotently: afterwards the table holds
+"""Load fixtures/users.json into `lab_users`, idempotently: afterwards the table holds
 exactly the fixture's rows with the fixture's ids, however often it runs."""
 
 import json
