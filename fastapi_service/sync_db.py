@@ -7,7 +7,8 @@ defaults to off (PEP 249), and then the SELECT COUNT(*) after each block's COMMI
 open a transaction that stays open, idle, between requests (the leak async_db describes).
 A transaction is always explicit (BEGIN ... COMMIT). After any error the thread's
 connection is closed, which makes the server roll back whatever it had open, and the next
-request opens a new one.
+request opens a new one. Connect and read timeouts (lab.db.timeouts) turn a stalled
+database into a failed request, never a thread waiting for ever.
 """
 
 import threading
@@ -18,6 +19,7 @@ import MySQLdb
 from MySQLdb.cursors import Cursor
 
 from fastapi_service.config import SETTINGS
+from lab.db import timeouts
 
 _local = threading.local()
 
@@ -27,7 +29,8 @@ def _connection() -> MySQLdb.Connection:
     if conn is None:
         db = SETTINGS.database
         conn = _local.conn = MySQLdb.connect(host=db.host, port=db.port, user=db.user, password=db.password,
-                                             database=db.name, charset="utf8mb4", autocommit=True)
+                                             database=db.name, charset="utf8mb4", autocommit=True,
+                                             **timeouts(SETTINGS))
     return conn
 
 

@@ -5,6 +5,10 @@ each timing `SELECT 1` on one connection, directly and through every relay liste
 Before any server connects through the relay, each setting must hold: the added round
 trip (through the listener minus direct) within relay_process.tolerance_ms of the
 setting, with both drivers. The 0 ms listener gives the relay's own cost.
+
+Both connect with the apps' connect timeout (DB_CONNECT_TIMEOUT_S) and mysqlclient with their
+read timeout (lab.db.timeouts): a stalled database or relay fails the check, never hangs it.
+aiomysql has no read timeout, and one around each timed `SELECT 1` would add to what it times.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import MySQLdb
 
 from bench.driver.relay_process import RelayProcess, tolerance_ms
 from lab.config import Settings
+from lab.db import timeouts
 
 SAMPLES = 200
 CALIBRATION_PASSES = 5  # hold = setting - own cost, then corrected by what it still missed, four times at most
@@ -25,7 +30,8 @@ CALIBRATION_PASSES = 5  # hold = setting - own cost, then corrected by what it s
 
 def _mysqlclient_ms(settings: Settings, host: str, port: int) -> float:
     db = settings.database
-    conn = MySQLdb.connect(host=host, port=port, user=db.user, password=db.password, database=db.name)
+    conn = MySQLdb.connect(host=host, port=port, user=db.user, password=db.password, database=db.name,
+                           **timeouts(settings))
     try:
         cur = conn.cursor()
         times = []
@@ -41,7 +47,8 @@ def _mysqlclient_ms(settings: Settings, host: str, port: int) -> float:
 
 async def _aiomysql_ms(settings: Settings, host: str, port: int) -> float:
     db = settings.database
-    conn = await aiomysql.connect(host=host, port=port, user=db.user, password=db.password, db=db.name)
+    conn = await aiomysql.connect(host=host, port=port, user=db.user, password=db.password, db=db.name,
+                                  connect_timeout=settings.db_connect_timeout_s)
     try:
         cur = await conn.cursor()
         times = []

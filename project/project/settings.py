@@ -3,7 +3,8 @@
 Values come from settings.env through lab.config (the one reader). DEBUG off, one
 middleware (Content-Length), no contrib apps. CONN_MAX_AGE depends on the interface:
 persistent under WSGI, 0 under ASGI (Django has no MySQL pool; persistent connections
-leak one per request thread there).
+leak one per request thread there). Connect and read timeouts (lab.db.timeouts): a stalled
+database fails the request (500) instead of holding its thread for ever.
 """
 
 import sys
@@ -14,6 +15,7 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from lab.config import load_or_exit  # noqa: E402
+from lab.db import timeouts  # noqa: E402
 
 LAB = load_or_exit()
 
@@ -38,7 +40,7 @@ DATABASES = {
         "USER": LAB.database.user,
         "PASSWORD": LAB.database.password,
         "CONN_MAX_AGE": LAB.conn_max_age_asgi if USE_ASGI else LAB.conn_max_age_wsgi,
-        "OPTIONS": {"charset": "utf8mb4"},
+        "OPTIONS": {"charset": "utf8mb4", **timeouts(LAB)},
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
