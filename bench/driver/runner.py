@@ -173,6 +173,9 @@ class Runner:
         except (DatabaseGone, RelayFailed) as error:
             print(f"bench: {error}; stopping the run (finished rows are kept)", file=sys.stderr)
             self.run["status"], self.run["failure"], code = "failed", str(error), 1
+            for info in self.run["stacks"].values():  # also when it went between two levels
+                if info["status"] == "pending":
+                    info["status"], info["reason"] = "failed", str(error)
         except Exception as error:
             self.run["status"], self.run["failure"] = "failed", f"{type(error).__name__}: {error}"
             raise

@@ -164,14 +164,14 @@ def test_stack_failing_verification_is_skipped_and_the_others_run(driver, databa
         for line in proc.stdout:
             if edited is None and line.startswith("bench: starting 2 server(s)"):
                 edited = DJANGO.split()[0]  # the gate runs in the order of --stacks
-                cur.execute(f"UPDATE `{faults_db}`.users SET first_name = 'Edited' WHERE id = 1")
+                cur.execute(f"UPDATE `{faults_db}`.lab_users SET first_name = 'Edited' WHERE id = 1")
             elif edited and restored is None and line.startswith(f"bench: {edited}: verification FAILED"):
-                cur.execute(f"UPDATE `{faults_db}`.users SET first_name = %s WHERE id = 1", (original,))
+                cur.execute(f"UPDATE `{faults_db}`.lab_users SET first_name = %s WHERE id = 1", (original,))
                 restored = True
         proc.wait(timeout=60)
     finally:
         if edited and not restored:
-            cur.execute(f"UPDATE `{faults_db}`.users SET first_name = %s WHERE id = 1", (original,))
+            cur.execute(f"UPDATE `{faults_db}`.lab_users SET first_name = %s WHERE id = 1", (original,))
         conn.close()
     assert edited and restored, driver.stderr(proc)
     (other,) = set(DJANGO.split()) - {edited}

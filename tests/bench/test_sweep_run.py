@@ -33,8 +33,8 @@ def latency_run(database: Settings, sweep_db: str, tmp_path_factory):
     marker = uuid.uuid4().hex
     proc = subprocess.run([SCRIPTS["wrk"], "--stacks", " ".join(STACKS), "--endpoints", "sync-io async-io",
                            "--concurrency", "4", *SMOKE, "--vary", "DB_LATENCY_MS=0,2", "--out", str(out)],
-                          env=driver_env(sweep_db, tmp_path_factory.mktemp("io"), marker), capture_output=True,
-                          text=True, timeout=400)
+                          env=driver_env(sweep_db, tmp_path_factory.mktemp("io-parent") / "io", marker),
+                          capture_output=True, text=True, timeout=400)
     (run_dir,) = run_dirs(out)
     run, rows = read_run(run_dir)
     return proc, run_dir, run, rows, marked_processes(marker), run_cgroups(run["run_id"])
