@@ -88,8 +88,10 @@ class Driver:
         return run_dir
 
     def measured_tool_running(self, proc: subprocess.Popen) -> bool:
-        """A wrk of a measured level is running (warm-ups are the driver's own client)."""
-        return any(cmd.split()[:1] == ["wrk"] for cmd in marked_processes(self.marker(proc)).values())
+        """A wrk of a measured level is running (warm-ups are the driver's own client; the
+        `wrk -v` that records its version is not a level)."""
+        return any(cmd.split()[:1] == ["wrk"] and "--latency" in cmd.split()
+                   for cmd in marked_processes(self.marker(proc)).values())
 
     def kill_server(self, proc: subprocess.Popen) -> int:
         """SIGKILL every Granian process of this driver (main and workers), as the OOM killer
