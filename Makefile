@@ -7,11 +7,14 @@ PYTHON := .venv/bin/python
 export PYTHONPATH := $(CURDIR)
 
 RUN ?= $(OUT)/latest
+# An interrupted run to finish (its folder): make bench RESUME=results/<run id>
+RESUME ?=
 
 .PHONY: help setup db bench test lint report compare
 
 help:
 	@echo "make bench [PROFILE=smoke|quick|standard|full|servers|latency] [OUT=results]  set up, measure every stack, write the report"
+	@echo "make bench RESUME=results/<run id>             finish an interrupted run (Ctrl-C or SIGTERM keep every finished level)"
 	@echo "make test                                      the whole test suite (real MariaDB, Granian, wrk, ab)"
 	@echo "make db                                        private MariaDB started, migrated and seeded"
 	@echo "make report [RUN=results/latest]               rebuild a run's charts and report from its files"
@@ -25,7 +28,7 @@ db: setup
 	@cd project && ../$(PYTHON) manage.py migrate --noinput -v 0 && ../$(PYTHON) manage.py seed_users
 
 bench: setup
-	@$(PYTHON) -m bench run --tool wrk --tool ab --profile $(PROFILE) --out $(OUT) --report
+	@$(PYTHON) -m bench run --tool wrk --tool ab $(if $(RESUME),--resume $(RESUME),--profile $(PROFILE) --out $(OUT)) --report
 
 test: setup
 	@$(PYTHON) -m pytest

@@ -1,21 +1,14 @@
 #!/usr/bin/env bash
 # Shared body of bench/run_wrk.sh and bench/run_ab.sh: bench/run_tool.sh TOOL [options].
-# Hands every option to the Python driver (bench/driver/cli.py) with the tool fixed.
+# Hands every option to the Python driver (bench/driver/cli.py) with the tool fixed;
+# -h prints the driver's own help (every option and profile).
 set -euo pipefail
-
-usage() {
-  echo "usage: bench/run_$1.sh [--stacks S] [--endpoints E] [--concurrency \"1 16 64\"] [--duration S]"
-  echo "       [--repeats N] [--profile smoke|quick|standard|full] [--out DIR] [--url URL] [--resume RUN_DIR]"
-  echo "       [--seed N] [--report]"
-  exit 0
-}
 
 main() {
   local tool="$1" arg
   shift
   for arg in "$@"; do
     case "$arg" in
-      -h|--help) usage "$tool" ;;
       --tool|--tool=*) echo "run_$tool.sh: --tool is not allowed: this script runs $tool" >&2; exit 2 ;;
     esac
   done

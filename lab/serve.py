@@ -217,7 +217,16 @@ def _raise_exit(signum, frame):
     raise SystemExit(128 + signum)
 
 
+def registry_lines() -> list[str]:
+    """`scripts/serve.sh --list`: one line per registered stack."""
+    return [f"{s.id:22} {s.label} ({s.interface.upper()} on {s.server}), serves {' '.join(s.endpoints)}"
+            for s in STACKS.values()]
+
+
 def main(argv: list[str]) -> int:
+    if argv == ["--list"]:
+        print("\n".join(registry_lines()))
+        return 0
     parser = argparse.ArgumentParser(prog="scripts/serve.sh", description="Serve one stack by hand under its limits.")
     parser.add_argument("stack", help=f"a registered stack ({', '.join(STACKS)}), or django (WSGI or ASGI as "
                                       "USE_ASGI says) or fastapi")

@@ -18,9 +18,6 @@ main() {
   [[ "$1" == "-h" || "$1" == "--help" ]] && usage 0
   # shellcheck source=scripts/_venv.sh
   source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh"
-  if [[ "$1" == "--list" ]]; then
-    exec "$PYTHON" -c 'from lab.stacks import STACKS; print("\n".join(f"{s.id:22} {s.label} ({s.interface.upper()} on {s.server}), serves {" ".join(s.endpoints)}" for s in STACKS.values()))'
-  fi
   exec "$PYTHON" -m lab.serve "$@"
 }
 

@@ -166,7 +166,8 @@ class Runner:
                     self.stack_info(stack)["status"] = "measured"
             self.run["status"] = "complete"
         except KeyboardInterrupt as stop:
-            print("\nbench: interrupted; finished rows are kept; resume with --resume " + str(self.files.dir),
+            print(f"\nbench: interrupted; finished rows are kept; resume with: make bench RESUME={self.files.dir} "
+                  f"(or --resume {self.files.dir})",
                   file=sys.stderr)
             self.run["status"], code = "interrupted", interrupted_status(stop)
             self.run["failure"] = "stopped by SIGTERM" if isinstance(stop, Terminated) else "stopped by SIGINT"

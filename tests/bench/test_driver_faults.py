@@ -244,7 +244,8 @@ def assert_interrupted(driver: Driver, proc: subprocess.Popen, code: int, databa
     stderr = driver.stderr(proc)
     assert proc.returncode == code, stderr
     assert "Traceback" not in stderr
-    assert f"interrupted; finished rows are kept; resume with --resume {driver.run_dir()}" in stderr
+    assert (f"interrupted; finished rows are kept; resume with: make bench RESUME={driver.run_dir()} "
+            f"(or --resume {driver.run_dir()})") in stderr
     run, rows = read_run(driver.run_dir())
     assert validate_run(run) == [] and run["status"] == "interrupted" and run["ended_at"]
     assert_rows_follow_contract(driver.run_dir(), rows)
