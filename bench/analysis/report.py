@@ -57,16 +57,18 @@ class ReportPaths:
 def build_report(run_dir: Path) -> ReportPaths:
     """Charts first (the report embeds them), then report.md, report.html and its screenshot."""
     run = load_run(run_dir)
-    charts_dir = run.path / "charts"
+    charts_dir = run_paths.own_output(run.path, "charts")
+    for chart in charts_dir.glob("*") if charts_dir.is_dir() else ():
+        run_paths.own_output(charts_dir, chart.name)
     draw_run_charts(run.only_variant(run.variants[0]), charts_dir)
     sweep.draw(run, charts_dir / sweep.CHART, chart_footer(run))
     alike = earlier.like_this(run.only_variant(run.variants[0]))
     text = render_markdown(run, alike)
-    md_path, html_path = run.path / "report.md", run.path / "report.html"
+    md_path, html_path = run_paths.own_output(run.path, "report.md"), run_paths.own_output(run.path, "report.html")
     md_path.write_text(text, encoding="utf-8")
     page = run_paths.to_html(run.path, text, f"Benchmark report {run.run_id}")
     html_path.write_text(page, encoding="utf-8")
-    png_path = run.path / "report.png"
+    png_path = run_paths.own_output(run.path, "report.png")
     png_path.unlink(missing_ok=True)  # never a screenshot of an older page
     pooled_with = tuple(r.run_id for r in alike)
     try:

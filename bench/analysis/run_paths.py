@@ -16,6 +16,18 @@ from bench.analysis import markdown
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")  # http:, file:, data:, javascript:, C:
 
 
+def own_output(root: Path, *names: str) -> Path:
+    """The path `root/names...` to write a report file to, with no symlink on the way: a
+    link the folder arrived with (report.html -> ~/.bashrc, charts -> /etc) is removed, so
+    the write creates the lab's own file inside the run folder instead of following it."""
+    path = root
+    for name in names:
+        path = path / name
+        if path.is_symlink():
+            path.unlink()
+    return path
+
+
 def inside(root: Path, target: str) -> Path | None:
     """`target`, a relative path, resolved (symlinks included) when that lands inside `root`;
     None for anything else: absolute paths, URLs, `..` or symlinks leading out, loops."""

@@ -141,3 +141,24 @@ def test_the_crafted_fields_reached_the_report(crafted):
     assert "[raw/leak.png](raw/leak.png)" in text and f"[{secret}]({secret})" in text
     for escaped in (f"\\!\\[a\\]({secret})", "\\!\\[b\\](../../secret.png)", "\\!\\[c\\](raw/leak.png)"):
         assert escaped in text, escaped
+
+
+def test_a_rebuilt_report_never_writes_through_a_link_the_folder_came_with(tmp_path):
+    """report.html -> a file of yours, charts -> a folder of yours: rebuilding replaces the
+    links with the report's own files and leaves yours as they were."""
+    source = RUN_DIRS[0]
+    run_dir = write_run(source, tmp_path / "sent" / source.name, read_rows(source), read_info(source))
+    yours = tmp_path / "yours"
+    yours.mkdir()
+    for name in ("report.html", "report.md", "report.png", "throughput.png"):
+        (yours / name).write_text(f"yours: {name}")
+    for name in ("report.html", "report.md", "report.png"):
+        (run_dir / name).symlink_to(yours / name)
+    (run_dir / "charts").symlink_to(yours, target_is_directory=True)
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert report.main([str(run_dir)]) == 0
+    assert {p.name: p.read_text() for p in yours.iterdir()} == {
+        name: f"yours: {name}" for name in ("report.html", "report.md", "report.png", "throughput.png")}
+    for name in ("report.html", "report.md", "charts"):
+        assert not (run_dir / name).is_symlink() and (run_dir / name).exists()
+    assert (run_dir / "charts" / "throughput.png").read_bytes().startswith(b"\x89PNG")
