@@ -177,3 +177,16 @@ def test_the_running_private_server_is_recognised(database):
     pid = db.running_pid()
     assert pid is not None and db.is_lab_mariadbd(pid)
     assert not db.is_lab_mariadbd(os.getpid())
+
+
+def test_the_tests_never_use_a_users_database_url(tmp_path):
+    """conftest empties DATABASE_URL before anything reads settings: a user's own server,
+    named in the environment, never reaches `make test` (a test that would use it fails)."""
+    probe = tmp_path / "test_probe.py"
+    probe.write_text("from lab.config import load\n\ndef test_private():\n    assert load().database.private\n")
+    (tmp_path / "conftest.py").write_text((ROOT / "tests" / "conftest.py").read_text())
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(probe)],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": str(ROOT),
+                                 "DATABASE_URL": "mysql://someone:pw@192.0.2.1:3306/theirs"})
+    assert result.returncode == 0, result.stdout + result.stderr
