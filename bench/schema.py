@@ -1,9 +1,10 @@
 """The results contract between the driver and the analysis (docs/design.md, Results files).
 
 The driver writes `run.json` and `results.jsonl` in this shape; the analysis reads
-nothing else. Both sides import this module (it imports neither), so a field renamed
-here is renamed for both. `validate_row` / `validate_run` return a list of problems
-(empty = valid) rather than raising, so a test can show every problem at once.
+nothing else. Both sides import this module (it imports neither; its endpoint ids come
+from the endpoint table, bench/endpoints.py), so a field renamed here is renamed for
+both. `validate_row` / `validate_run` return a list of problems (empty = valid) rather
+than raising, so a test can show every problem at once.
 """
 
 from __future__ import annotations
@@ -11,15 +12,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from bench.endpoints import ENDPOINTS, Endpoint
+
 SCHEMA_VERSION = 2
-
-
-class Endpoint(StrEnum):
-    PING = "ping"
-    SYNC = "sync"
-    ASYNC = "async"
-    SYNC_IO = "sync-io"
-    ASYNC_IO = "async-io"
 
 
 class Tool(StrEnum):
@@ -55,14 +50,8 @@ MIN_COMPLETIONS_PER_CONNECTION = 3  # a level that completed fewer requests than
 STEADY_TOLERANCE = 0.10  # |counted RPS / (concurrency / mean latency) - 1| above this: not steady
 
 
-# Paths of the endpoints, identical on every stack (docs/design.md, Endpoints).
-ENDPOINT_PATHS: dict[Endpoint, tuple[str, str]] = {
-    Endpoint.PING: ("GET", "/ping/"),
-    Endpoint.SYNC: ("GET", "/sync/"),
-    Endpoint.ASYNC: ("GET", "/async/"),
-    Endpoint.SYNC_IO: ("POST", "/sync/io/"),
-    Endpoint.ASYNC_IO: ("POST", "/async/io/"),
-}
+# Method and path of each endpoint, identical on every stack: a view of the endpoint table.
+ENDPOINT_PATHS: dict[Endpoint, tuple[str, str]] = {Endpoint(e.id): (e.method, e.path) for e in ENDPOINTS.values()}
 
 LATENCY_KEYS = ("mean", "stdev", "p50", "p75", "p90", "p99", "p99_9", "max")
 ERROR_KEYS = ("connect", "read", "write", "timeout", "non_2xx", "length", "exceptions", "incomplete")

@@ -19,6 +19,17 @@ FILE_ROUND_TRIPS = 2
 DB_BLOCKS = 8
 ROWS_PER_BLOCK = 10
 UPDATES_PER_BLOCK = 5
+SELECTS_PER_BLOCK = 2  # SELECT COUNT(*) inside the block's transaction, and once after it
+
+# What every stack sends MariaDB on lab_records per request, by statement: the gate's
+# statement audit and the tests count exactly this.
+STATEMENTS_PER_REQUEST = {
+    "insert": DB_BLOCKS * ROWS_PER_BLOCK,
+    "update": DB_BLOCKS * UPDATES_PER_BLOCK,
+    "delete": DB_BLOCKS * ROWS_PER_BLOCK,
+    "commit": DB_BLOCKS,
+    "select": DB_BLOCKS * SELECTS_PER_BLOCK,
+}
 
 # Fixed length, so ab's length check stays meaningful.
 RESPONSE_BODY = json.dumps(

@@ -219,8 +219,8 @@ def _raise_exit(signum, frame):
 
 def registry_lines() -> list[str]:
     """`scripts/serve.sh --list`: one line per registered stack."""
-    return [f"{s.id:22} {s.label} ({s.interface.upper()} on {s.server}), serves {' '.join(s.endpoints)}"
-            for s in STACKS.values()]
+    return [f"{s.id:22} {s.label} ({s.interface.upper()} on {s.server}), "
+            f"serves {' '.join(s.endpoints) or 'every endpoint'}" for s in STACKS.values()]
 
 
 def main(argv: list[str]) -> int:

@@ -4,8 +4,9 @@ is one entry here, plus its settings (if new) and its pinned package.
 
 A stack's server is started by `lab/serve.py` from `server` (granian, gunicorn, uvicorn)
 with every option that changes results written out; `workers_key` / `threads_key` name
-the settings it reads. `endpoints` are what it serves: an endpoint it does not serve is
-declared, never measured and never a failure. `ceiling` is the framework-free stack on
+the settings it reads. `endpoints` are what it serves, every endpoint of the table
+(bench/endpoints.py) unless it names fewer: an endpoint it does not serve is declared,
+never measured and never a failure. `ceiling` is the framework-free stack on
 the same server and interface: what that server itself reaches on /ping/ under the same
 limits. Pure data: importing it starts nothing.
 """
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ALL_ENDPOINTS = ("ping", "sync", "async", "sync-io", "async-io")
 # The stacks the lab's questions name (ASGI or WSGI for Django? Is FastAPI worth it?).
 DJANGO_WSGI, DJANGO_ASGI, FASTAPI = "django-wsgi", "django-asgi", "fastapi"
 PING_ONLY = ("ping",)
@@ -33,7 +33,7 @@ class StackEntry:
     working_dir: str  # relative to the repository root
     workers_key: str
     threads_key: str | None = None  # WSGI threads per worker
-    endpoints: tuple[str, ...] = ALL_ENDPOINTS
+    endpoints: tuple[str, ...] = ()  # empty: every endpoint
     ceiling: str | None = None  # the framework-free stack on the same server and interface
     default: bool = False  # measured unless --stacks or the profile says otherwise (make bench)
     granian_interface: str | None = None  # Granian's --interface when it differs (asginl)
@@ -41,7 +41,7 @@ class StackEntry:
     ab_note: str | None = None  # why ab cannot measure this server validly, said once in the report
 
     def serves(self, endpoint: str) -> bool:
-        return endpoint in self.endpoints
+        return not self.endpoints or endpoint in self.endpoints
 
 
 UVICORN_AB = ("uvicorn closes HTTP/1.0 connections after each response even when asked to keep them alive, so "

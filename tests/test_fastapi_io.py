@@ -27,9 +27,9 @@ from lab.serve import Server
 
 IO_PATHS = ["/sync/io/", "/async/io/"]
 REQUESTS = 5
-# Per request, on every stack: 80 INSERT, 40 UPDATE, 80 DELETE, 8 COMMIT, 16 SELECT COUNT(*).
-PER_REQUEST = {"Com_insert": 80, "Com_update": 40, "Com_delete": 80, "Com_commit": 8, "Com_select": 16}
-BEGINS_PER_REQUEST = 8
+# Per request, on every stack (lab/io_files.py); FastAPI begins each DB block explicitly.
+PER_REQUEST = {f"Com_{kind}": n for kind, n in io_files.STATEMENTS_PER_REQUEST.items()}
+BEGINS_PER_REQUEST = io_files.DB_BLOCKS
 BURST_REQUESTS = 40
 BURST_THREADS = 8
 SETTLE_S = 5.0

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from bench.driver.profiles import PROFILES
+from bench.profiles import PROFILES
 from lab.config import ROOT, SETTINGS_FILE
 from lab.stacks import STACKS
 

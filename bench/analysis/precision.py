@@ -15,7 +15,7 @@ from bench.analysis import markdown, stats, verdicts
 from bench.analysis.frames import Run
 from bench.analysis.sentences import fmt_interval, short
 from bench.analysis.stacks import PAIRS, endpoint_sort_key, endpoint_title
-from bench.driver.profiles import PROFILES
+from bench.profiles import PROFILES
 
 COMPARED = "standard"  # the profile whose rounds the table projects to
 

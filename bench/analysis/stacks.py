@@ -7,7 +7,7 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 
-from bench.schema import ENDPOINT_PATHS, Endpoint
+from bench.endpoints import ENDPOINTS, Endpoint
 from lab.stacks import BASELINE, DJANGO_ASGI, DJANGO_WSGI, FASTAPI, STACKS
 
 
@@ -53,7 +53,4 @@ def endpoint_sort_key(endpoint: str) -> tuple[int, str]:
 
 def endpoint_title(endpoint: str) -> str:
     """`GET /ping/` for a known endpoint id, the id itself otherwise."""
-    if endpoint not in ENDPOINT_PATHS:
-        return endpoint
-    method, path = ENDPOINT_PATHS[endpoint]
-    return f"{method} {path}"
+    return ENDPOINTS[endpoint].title if endpoint in ENDPOINTS else endpoint

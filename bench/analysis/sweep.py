@@ -10,13 +10,13 @@ the same round at the same setting); p99 and CPU are medians of counted rounds.
 Which limit binds is read from the data, not assumed: a stack whose server used at least
 CPU_BOUND_SHARE of its CPU quota is CPU-bound there; below that it is waiting (on the
 database), and what caps the requests it has in flight is its own setting (threads or
-pool) when that is below the connections the client holds, else the client's concurrency.
+pool, from the endpoint table: bench/endpoints.py) when that is below the connections the
+client holds, else the client's concurrency.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +27,7 @@ from bench.analysis import markdown, stats, verdicts
 from bench.analysis.frames import Run, round_ratios
 from bench.analysis.sentences import fmt_interval, short
 from bench.analysis.stacks import endpoint_sort_key, endpoint_title, stack_label, stack_sort_key, stack_style
+from bench.endpoints import ENDPOINTS, Limit
 from lab.stacks import DJANGO_ASGI, DJANGO_WSGI, FASTAPI
 
 LATENCY = "DB_LATENCY_MS"
@@ -36,23 +37,6 @@ TABLE_HEADERS = ("endpoint", "connections", "setting", "stack", "rounds counted 
                  "p99 (ms)",
                  "server CPU (share of quota)", "what binds", "flags")
 PAIRS = ((DJANGO_ASGI, DJANGO_WSGI), (FASTAPI, DJANGO_WSGI))
-
-
-@dataclass(frozen=True)
-class Limit:
-    setting: str  # the settings.env key
-    what: str
-    workers: str | None  # multiplied by this key's value (worker processes)
-
-
-# What caps the requests a stack has in flight on an io endpoint ("*": every endpoint).
-LIMITS: dict[tuple[str, str], Limit | None] = {
-    (DJANGO_WSGI, "*"): Limit("DJANGO_WSGI_BLOCKING_THREADS", "blocking threads", "DJANGO_WSGI_WORKERS"),
-    # Django's ASGI handler gives every request its own thread (and, with CONN_MAX_AGE 0, connection).
-    (DJANGO_ASGI, "*"): None,
-    (FASTAPI, "sync-io"): Limit("FASTAPI_SYNC_THREADS", "sync threads", "FASTAPI_WORKERS"),
-    (FASTAPI, "async-io"): Limit("FASTAPI_POOL_SIZE", "pool connections", "FASTAPI_WORKERS"),
-}
 
 
 def axis(run: Run) -> str | None:
@@ -84,8 +68,8 @@ def _setting(run: Run, variant: str, key: str) -> float:
 
 def in_flight_limit(run: Run, stack: str, endpoint: str, variant: str) -> tuple[float, Limit | None]:
     """The most requests the stack serves at once on this endpoint (inf: no limit of its own)."""
-    key = (stack, endpoint) if (stack, endpoint) in LIMITS else (stack, "*")
-    limit = LIMITS.get(key)
+    entry = ENDPOINTS.get(endpoint)
+    limit = entry.in_flight.get(stack) if entry else None
     if limit is None:
         return math.inf, None
     workers = _setting(run, variant, limit.workers) if limit.workers else 1.0

@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 
 from bench.driver.fleet import ExternalServer
 from bench.driver.preflight import missing_programs
-from bench.driver.profiles import PROFILES, Profile
 from bench.driver.results import ResultsCorrupt, RunFiles
 from bench.driver.runlock import RunLock, RunLocked
 from bench.driver.runner import (
@@ -32,6 +31,8 @@ from bench.driver.runner import (
     prepare_database,
 )
 from bench.driver.variants import VARIABLE_SETTINGS, VaryError, parse_vary
+from bench.endpoints import ENDPOINTS
+from bench.profiles import PROFILES, Profile
 from bench.schema import SCHEMA_VERSION, Endpoint, Tool
 from lab import db
 from lab.config import ROOT, available_cpus, is_loopback, load_or_exit
@@ -111,14 +112,24 @@ def _local_url(value: str) -> str:
     return value
 
 
+def _table_help() -> str:
+    """The profiles and endpoints as their tables describe them, so the help cannot drift."""
+    width = max(len(name) for name in [*PROFILES, *ENDPOINTS]) + 2
+    title = max(len(e.title) for e in ENDPOINTS.values()) + 2
+    profiles = [f"  {p.name:{width}}{p.summary}" + (f" ({p.budget})" if p.budget else "") for p in PROFILES.values()]
+    endpoints = [f"  {e.id:{width}}{e.title:{title}}{e.description}" + ("" if e.database else " (no database)")
+                 for e in ENDPOINTS.values()]
+    return "\n".join(["profiles (--profile):", *profiles, "", "endpoints (--endpoints):", *endpoints])
+
+
 def build_parser(prog: str) -> OneLineParser:
-    parser = OneLineParser(prog=prog, description="Measure the lab's stacks with wrk or ab under the lab's limits.")
+    parser = OneLineParser(prog=prog, description="Measure the lab's stacks with wrk or ab under the lab's limits.",
+                           epilog=_table_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tool", action="append", choices=[t.value for t in Tool], help=argparse.SUPPRESS)
     parser.add_argument("--stacks", help=f"any of the registered stacks: {', '.join(STACKS)} (default: the profile's, "
                                          f"else {' '.join(DEFAULT_STACKS)})")
-    parser.add_argument("--endpoints", help="any of ping, sync, async, sync-io, async-io (default: the profile's, "
-                                            "else all)")
-    parser.add_argument("--profile", default="quick", help=f"one of {', '.join(PROFILES)} (default: quick)")
+    parser.add_argument("--endpoints", help=f"any of {', '.join(ENDPOINTS)} (default: the profile's, else all)")
+    parser.add_argument("--profile", default="quick", help="one of the profiles below (default: quick)")
     parser.add_argument("--concurrency", help='levels, e.g. "1 16 64" (default: the profile\'s)')
     parser.add_argument("--duration", help="shortest window per level, seconds (default: the profile's)")
     parser.add_argument("--repeats", help="rounds per level (default: the profile's)")

@@ -20,7 +20,6 @@ from bench.driver.fleet import Fleet
 from bench.driver.level import LevelContext, measure_level
 from bench.driver.metadata import collect_metadata
 from bench.driver.noise import NOISY_SHARE, speed_probe
-from bench.driver.profiles import Profile, ToolPlan
 from bench.driver.relay_process import RelayFailed, RelayProcess
 from bench.driver.results import RunFiles
 from bench.driver.round_trip import failed_delays, verify_relay
@@ -29,6 +28,7 @@ from bench.driver.tools import now
 from bench.driver.variants import UNIT_SEPARATOR, Variant, build_variants, split_unit, unit_settings
 from bench.driver.verify import verify
 from bench.driver.window import TARGET_COMPLETIONS_PER_CONNECTION
+from bench.profiles import Profile, ToolPlan
 from bench.schema import MIN_COMPLETIONS_PER_CONNECTION, SCHEMA_VERSION, STEADY_TOLERANCE, Endpoint, Tool
 from lab import db
 from lab.config import ROOT, Settings, format_cpus

@@ -17,20 +17,15 @@ import MySQLdb
 
 from bench.driver.dbprobe import AUDIT_NOT_OWNED, DbProbe
 from bench.driver.users_page import parse_users_table, seed_rows
-from bench.schema import ENDPOINT_PATHS, Endpoint
+from bench.endpoints import ENDPOINTS, Body, Endpoint
 from lab.config import Settings
-from lab.io_files import RESPONSE_BODY, io_files_left
+from lab.io_files import RESPONSE_BODY, STATEMENTS_PER_REQUEST, io_files_left
 
 STATEMENT_REQUESTS = 3  # io requests run with the general log on, per io endpoint
 LOG_ATTEMPTS = 3  # counting is redone only when another client disturbed the log
-EXPECTED_WORKLOAD = {"insert": 80, "update": 40, "delete": 80, "commit": 8, "select": 16}
-CONTENT_TYPES = {
-    Endpoint.PING: "text/plain",
-    Endpoint.SYNC: "text/html; charset=utf-8",
-    Endpoint.ASYNC: "text/html; charset=utf-8",
-    Endpoint.SYNC_IO: "application/json",
-    Endpoint.ASYNC_IO: "application/json",
-}
+# "workload statements per request 80/40/80/8/16 (insert/update/delete/commit/select)"
+WORKLOAD_CHECK = (f"workload statements per request {'/'.join(str(n) for n in STATEMENTS_PER_REQUEST.values())} "
+                  f"({'/'.join(STATEMENTS_PER_REQUEST)})")
 _WORKLOAD_RE = re.compile(r"^\s*(INSERT|UPDATE|DELETE|SELECT)\b.*\blab_records\b", re.I | re.S)
 _TX_RE = re.compile(r"^\s*(BEGIN|START TRANSACTION|ROLLBACK|SET\s+autocommit|SET\s+SESSION\s+autocommit)\b", re.I)
 
@@ -98,11 +93,11 @@ class Gate:
         return passed
 
     def _endpoint(self, client: httpx.Client, endpoint: Endpoint) -> httpx.Response:
-        method, path = ENDPOINT_PATHS[endpoint]
-        response = client.request(method, self.base_url + path)
+        entry = ENDPOINTS[endpoint]
+        response = client.request(entry.method, self.base_url + entry.path)
         length = response.headers.get("content-length")
         self.check(f"{endpoint}: status 200", response.status_code == 200, f"got {response.status_code}")
-        self.check(f"{endpoint}: Content-Type", response.headers.get("content-type") == CONTENT_TYPES[endpoint],
+        self.check(f"{endpoint}: Content-Type", response.headers.get("content-type") == entry.content_type,
                    f"got {response.headers.get('content-type')!r}")
         self.check(f"{endpoint}: Content-Length", length is not None and int(length) == len(response.content),
                    f"header {length}, body {len(response.content)} bytes")
@@ -112,7 +107,7 @@ class Gate:
         with httpx.Client(timeout=30) as client:
             for endpoint in self.endpoints:
                 response = self._endpoint(client, endpoint)
-                if endpoint in (Endpoint.SYNC, Endpoint.ASYNC):
+                if ENDPOINTS[endpoint].body == Body.USERS:
                     rows = parse_users_table(response.text)
                     self.check(f"{endpoint}: users table equals the seed (1,000 rows, cells, escaping)",
                                rows == seed_rows(), f"{len(rows)} rows parsed")
@@ -120,7 +115,7 @@ class Gate:
                     self.check(f"{endpoint}: ?limit=5 gives 5 rows", len(parse_users_table(limited.text)) == 5)
                     bad = client.get(response.url, params={"limit": "0"})
                     self.check(f"{endpoint}: ?limit=0 is 400", bad.status_code == 400, f"got {bad.status_code}")
-                elif endpoint in (Endpoint.SYNC_IO, Endpoint.ASYNC_IO):
+                elif ENDPOINTS[endpoint].io:
                     self.check(f"{endpoint}: exact JSON body", response.text == RESPONSE_BODY, response.text[:120])
                     self.check(f"{endpoint}: Server-Timing", "app;dur=" in response.headers.get("server-timing", ""))
                     get = client.get(response.url)
@@ -131,7 +126,7 @@ class Gate:
             self.check("no io files left in IO_DIR", not leftovers, f"{len(leftovers)} files")
         failed = [c for c in self.checks if not c["passed"]]
         summary = "; ".join(f"{endpoint}: {describe_extras(per)}" for endpoint, per in self.statements.items())
-        if not self.audit["ran"] and any(e in (Endpoint.SYNC_IO, Endpoint.ASYNC_IO) for e in self.endpoints):
+        if not self.audit["ran"] and any(ENDPOINTS[e].io for e in self.endpoints):
             summary = f"statement audit {self.audit['why']}"
         return {"passed": not failed, "checks": self.checks, "statements_per_request": self.statements,
                 "statement_audit": self.audit,
@@ -141,11 +136,11 @@ class Gate:
     def _logged_requests(self, client: httpx.Client, endpoint: Endpoint) -> list[tuple[int, str, str]] | None:
         """The general log of STATEMENT_REQUESTS requests; None when another client of the
         database switched the log off or emptied it meanwhile (the counts would be wrong)."""
-        method, path = ENDPOINT_PATHS[endpoint]
+        entry = ENDPOINTS[endpoint]
         self.probe.general_log_on()
         try:
             for _ in range(STATEMENT_REQUESTS):
-                client.request(method, self.base_url + path)
+                client.request(entry.method, self.base_url + entry.path)
         finally:
             log, intact = self.probe.general_log_off()
         return log if intact else None
@@ -167,9 +162,9 @@ class Gate:
             return
         per_request = statements_per_request(log, STATEMENT_REQUESTS)
         self.statements[str(endpoint)] = per_request
-        got = {kind: per_request["workload"].get(kind, 0) for kind in EXPECTED_WORKLOAD}
-        self.check(f"{endpoint}: workload statements per request 80/40/80/8/16 (insert/update/delete/commit/select)",
-                   got == EXPECTED_WORKLOAD, f"got {got}; {describe_extras(per_request)}")
+        got = {kind: per_request["workload"].get(kind, 0) for kind in STATEMENTS_PER_REQUEST}
+        self.check(f"{endpoint}: {WORKLOAD_CHECK}", got == STATEMENTS_PER_REQUEST,
+                   f"got {got}; {describe_extras(per_request)}")
 
 
 def verify(stack: str, base_url: str, settings: Settings, probe: DbProbe,

@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 from conftest import bench_record_count
 
-from bench.driver.profiles import PROFILES, ToolPlan
 from bench.driver.schedule import build_rounds
+from bench.profiles import PROFILES, ToolPlan
 from bench.rawfile import read_raw
 from bench.schema import (
     EXCLUDING_FLAGS,
@@ -38,11 +38,12 @@ from bench.schema import (
 )
 from lab import db
 from lab.config import IO_DIR_MARK, ROOT, Settings, format_cpus
+from lab.io_files import STATEMENTS_PER_REQUEST
 from lab.limits import CGROUP_ROOT, GROUP_PARENT, Limiter
 
 SCRIPTS = {"wrk": ROOT / "bench" / "run_wrk.sh", "ab": ROOT / "bench" / "run_ab.sh"}
 DJANGO = "django-wsgi django-asgi"
-WORKLOAD = {"insert": 80, "update": 40, "delete": 80, "commit": 8, "select": 16}
+WORKLOAD = STATEMENTS_PER_REQUEST
 SMOKE = ["--profile", "smoke", "--duration", "1", "--repeats", "1"]
 ROUNDS = 3
 MARKER = "BENCH_TEST_MARKER"  # in the driver's environment, so inherited by all it starts

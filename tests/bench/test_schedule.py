@@ -1,10 +1,10 @@
 """Interleaved rounds (bench/driver/schedule.py) and which levels each tool gets
-(bench/driver/profiles.py): pure logic."""
+(bench/profiles.py): pure logic."""
 
 from collections import Counter
 
-from bench.driver.profiles import PROFILES, ToolPlan
 from bench.driver.schedule import build_rounds
+from bench.profiles import PROFILES, ToolPlan
 from bench.schema import Endpoint, Tool
 
 STACKS = ("django-wsgi", "django-asgi", "fastapi")

@@ -1,9 +1,12 @@
 """The statement audit's classification (bench/driver/verify.py): pure logic on general-log
 entries shaped as MariaDB writes them (thread id, command type, argument)."""
 
+import json
+
 import pytest
 
-from bench.driver.verify import classify, describe_extras, statements_per_request
+from bench.driver.verify import WORKLOAD_CHECK, classify, describe_extras, statements_per_request
+from lab.config import ROOT
 
 
 @pytest.mark.parametrize(("command", "statement", "expected"), [
@@ -40,3 +43,12 @@ def test_per_request_counts_and_the_extras_line():
     assert describe_extras(per_request) == "1 connection, 1 SELECT, 1 SET AUTOCOMMIT per request beyond the workload"
     quiet = statements_per_request([(7, "Query", "COMMIT")], 1)
     assert describe_extras(quiet) == "nothing beyond the workload"
+
+
+def test_the_expected_counts_read_as_in_the_saved_runs():
+    """WORKLOAD_CHECK is derived from lab/io_files.py's blocks: a change to the workload shows here."""
+    names = {check["name"].split(": ", 1)[1] for path in (ROOT / "fixtures" / "runs").glob("*/run.json")
+             for stack in json.loads(path.read_text())["stacks"].values()
+             for check in (stack.get("verification") or {}).get("checks", [])
+             if "workload statements" in check["name"]}
+    assert names == {WORKLOAD_CHECK}

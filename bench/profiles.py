@@ -1,9 +1,11 @@
 """Profiles: levels per endpoint, window floor and cap, rounds; in one table.
 
-Every profile measures in interleaved rounds (bench/driver/schedule.py) with the window
-rule of bench/driver/window.py; they trade breadth (levels, ab) against time. With wrk
-in the run, ab is a cross-check: one level per endpoint (the lowest) and `ab_repeats`
-rounds; run alone (bench/run_ab.sh) it is measured like wrk.
+It lives outside the driver because the analysis reads it too (the precision table
+projects to a profile's rounds), and the analysis never imports the driver. Every profile
+measures in interleaved rounds (bench/driver/schedule.py) with the window rule of
+bench/driver/window.py; they trade breadth (levels, ab) against time. With wrk in the
+run, ab is a cross-check: one level per endpoint (the lowest) and `ab_repeats` rounds;
+run alone (bench/run_ab.sh) it is measured like wrk.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ class Profile:
     vary: dict[str, tuple[str, ...]] = field(default_factory=dict)  # settings it sweeps (bench/driver/variants.py)
     stacks: tuple[str, ...] = ()  # what it measures unless --stacks says (empty: the registry's default stacks)
     round_budget_s: int = 0  # no round starts later than this after the first one did (0: no limit)
+    # One line for `bench run --help`. Not recorded: it is not part of the plan, and a run recorded before
+    # it existed must still find later runs of the same plan like it (bench/analysis/earlier.py).
+    summary: str = field(default="", compare=False)
 
     def levels_for(self, endpoint: Endpoint) -> tuple[int, ...]:
         return self.levels.get(str(endpoint), self.levels[ANY_ENDPOINT])
@@ -50,6 +55,7 @@ class Profile:
 
     def record(self) -> dict:
         data = asdict(self)
+        del data["summary"]
         data["levels"] = {k: list(v) for k, v in self.levels.items()}
         data["vary"] = {k: list(v) for k, v in self.vary.items()}
         return data
@@ -86,25 +92,29 @@ class ToolPlan:
 
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (
-    Profile("smoke", {ANY_ENDPOINT: (2,)}, 1, 3, 1, 1, "tests: seconds per stack"),
+    Profile("smoke", {ANY_ENDPOINT: (2,)}, 1, 3, 1, 1, "tests: seconds per stack",
+            summary="for the tests: one short level, one round"),
     Profile("quick", {"ping": (16,), "sync": (2,), "async": (2,), ANY_ENDPOINT: (4,)}, 2, 12, 4, 1,
             "make bench: every stack and endpoint at one saturating level in interleaved wrk rounds (22 on "
             "/ping/ and 18 on POST /sync/io/, the headline comparisons; 4 on the others), ab one round on "
             "those two as a cross-check; a round not started 11 minutes after the first is skipped and recorded, "
             "so a slow day costs rounds, not minutes", "about 11-12 min", {"ping": 22, "sync-io": 18},
-            ("ping", "sync-io"), round_budget_s=ROUND_BUDGET_QUICK_S),
+            ("ping", "sync-io"), round_budget_s=ROUND_BUDGET_QUICK_S,
+            summary="make bench: one saturating level per endpoint, many rounds"),
     Profile("standard", {ANY_ENDPOINT: (4, 16, 64)}, 10, 60, 5, 3,
-            "a considered comparison: three levels, 5 rounds, ab cross-check in 3 rounds", "about 1.5 h"),
+            "a considered comparison: three levels, 5 rounds, ab cross-check in 3 rounds", "about 1.5 h",
+            summary="a considered comparison: three levels, 5 rounds"),
     Profile("full", {ANY_ENDPOINT: (1, 4, 16, 64, 256)}, 15, 120, 5, 3,
-            "curves for a write-up", "about 5 h"),
+            "curves for a write-up", "about 5 h", summary="curves for a write-up: five levels, 1-256 connections"),
     Profile("servers", {"ping": (16,), "sync": (2,), "async": (2,), ANY_ENDPOINT: (4,)}, 2, 12, 4, 1,
             "every registered stack: Django and FastAPI on Granian, gunicorn and uvicorn, and the framework-free "
             "apps that give each server's /ping/ ceiling; quick's levels, 12 wrk rounds on /ping/, 4 on the others, "
             "ab one round on /ping/ and POST /sync/io/", "about 15-25 min", {"ping": 12}, ("ping", "sync-io"),
-            stacks=tuple(STACKS)),
+            stacks=tuple(STACKS), summary="every registered stack, and each server's /ping/ ceiling"),
     Profile("latency", {ANY_ENDPOINT: (16,)}, 3, 30, 3, 0,
             "where async pays off: the io endpoints of every stack with the database 0, 0.5, 1, 2 and 5 ms "
             "away (the lab's relay), 16 connections (twice the 8 threads and pool connections), 3 interleaved "
             "wrk rounds, no ab", "about 40 min", endpoints=("sync-io", "async-io"),
-            vary={"DB_LATENCY_MS": ("0", "0.5", "1", "2", "5")}),
+            vary={"DB_LATENCY_MS": ("0", "0.5", "1", "2", "5")},
+            summary="where async pays off: io endpoints, the database 0-5 ms away"),
 )}
