@@ -24,7 +24,7 @@ from lab.io_files import prepare_io_dir
 from lab.limits import Cgroup, create_cgroup
 from lab.log_tail import log_tail
 from lab.net import port_in_use
-from lab.stacks import STACKS
+from lab.stacks import STACKS, StackEntry
 
 RUN_DIR = ROOT / "var" / "run"
 READY_TIMEOUT_S = 30
@@ -53,35 +53,48 @@ def _setting(settings: Settings, key: str | None) -> int:
     return int(getattr(settings, key.lower())) if key else 1
 
 
+def _gunicorn(spec: StackEntry, settings: Settings, host: str, port: int, workers: int, threads: int) -> list[str]:
+    return ["--worker-class", "gthread", "--workers", str(workers), "--threads", str(threads),
+            "--bind", f"{host}:{port}", "--chdir", _working_dir(spec), "--backlog", "2048", "--keep-alive", "75",
+            "--worker-connections", "1000", "--timeout", "120", "--graceful-timeout", "5",
+            "--max-requests", "0", "--log-level", "warning", spec.target]
+
+
+def _uvicorn(spec: StackEntry, settings: Settings, host: str, port: int, workers: int, threads: int) -> list[str]:
+    return ["--host", host, "--port", str(port), "--workers", str(workers), "--loop", settings.loop,
+            "--http", "httptools", "--ws", "none", "--lifespan", "on" if spec.lifespan else "off",
+            "--backlog", "2048", "--timeout-keep-alive", "75", "--no-access-log", "--log-level", "warning",
+            "--app-dir", _working_dir(spec), spec.target]
+
+
+def _granian(spec: StackEntry, settings: Settings, host: str, port: int, workers: int, threads: int) -> list[str]:
+    command = ["--interface", spec.granian_interface or spec.interface, "--host", host,
+               "--port", str(port), "--workers", str(workers), "--runtime-threads", str(settings.runtime_threads),
+               "--loop", settings.loop, "--http", settings.http, "--no-ws",
+               "--backpressure", str(settings.backpressure), "--working-dir", _working_dir(spec),
+               "--log-level", "warning", "--no-access-log"]
+    if spec.interface == "wsgi":
+        # Idle blocking threads are retired after 30 s by default, abandoning their Django
+        # connection; keep them for the longest Granian allows.
+        command += ["--blocking-threads", str(threads), "--blocking-threads-idle-timeout", "600"]
+    return [*command, spec.target]
+
+
+def _working_dir(spec: StackEntry) -> str:
+    return str((ROOT / spec.working_dir).resolve())
+
+
+# A server the registry names -> its options (after the binary). A new server is one entry.
+SERVER_OPTIONS = {"granian": _granian, "gunicorn": _gunicorn, "uvicorn": _uvicorn}
+
+
 def server_command(stack: str, settings: Settings, host: str, port: int) -> list[str]:
     """Every option of the stack's server that changes results, explicitly (no reliance on
     defaults), pinned to SERVER_CPUS."""
     spec = STACKS[stack]
     workers, threads = _setting(settings, spec.workers_key), _setting(settings, spec.threads_key)
-    working_dir = str((ROOT / spec.working_dir).resolve())
-    binary = str(ROOT / ".venv" / "bin" / spec.server)
-    if spec.server == "gunicorn":
-        command = [binary, "--worker-class", "gthread", "--workers", str(workers), "--threads", str(threads),
-                   "--bind", f"{host}:{port}", "--chdir", working_dir, "--backlog", "2048", "--keep-alive", "75",
-                   "--worker-connections", "1000", "--timeout", "120", "--graceful-timeout", "5",
-                   "--max-requests", "0", "--log-level", "warning", spec.target]
-    elif spec.server == "uvicorn":
-        command = [binary, "--host", host, "--port", str(port), "--workers", str(workers), "--loop", settings.loop,
-                   "--http", "httptools", "--ws", "none", "--lifespan", "on" if spec.lifespan else "off",
-                   "--backlog", "2048", "--timeout-keep-alive", "75", "--no-access-log", "--log-level", "warning",
-                   "--app-dir", working_dir, spec.target]
-    else:
-        command = [binary, "--interface", spec.granian_interface or spec.interface, "--host", host,
-                   "--port", str(port), "--workers", str(workers), "--runtime-threads", str(settings.runtime_threads),
-                   "--loop", settings.loop, "--http", settings.http, "--no-ws",
-                   "--backpressure", str(settings.backpressure), "--working-dir", working_dir,
-                   "--log-level", "warning", "--no-access-log"]
-        if spec.interface == "wsgi":
-            # Idle blocking threads are retired after 30 s by default, abandoning their Django
-            # connection; keep them for the longest Granian allows.
-            command += ["--blocking-threads", str(threads), "--blocking-threads-idle-timeout", "600"]
-        command.append(spec.target)
-    return ["taskset", "-c", format_cpus(settings.server_cpus), *command]
+    options = SERVER_OPTIONS[spec.server](spec, settings, host, port, workers, threads)
+    return ["taskset", "-c", format_cpus(settings.server_cpus), str(ROOT / ".venv" / "bin" / spec.server), *options]
 
 
 class Server:
