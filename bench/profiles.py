@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
+from bench.load_tools import is_cross_check
 from bench.schema import Endpoint, Tool
 from lab.stacks import STACKS
 
@@ -70,23 +71,21 @@ class Profile:
 
 @dataclass(frozen=True)
 class ToolPlan:
-    """Which levels and how many rounds each tool gets in a run."""
+    """Which levels and how many rounds each tool gets in a run: a tool that only cross-checks
+    another of the run's (its adapter says which: ab beside wrk) gets the ab_* ones."""
 
     profile: Profile
     tools: tuple[Tool, ...]
 
-    def ab_is_cross_check(self) -> bool:
-        return Tool.AB in self.tools and Tool.WRK in self.tools
-
     def levels(self, tool: Tool, endpoint: Endpoint) -> tuple[int, ...]:
         levels = self.profile.levels_for(endpoint)
-        if tool != Tool.AB or not self.ab_is_cross_check():
+        if not is_cross_check(tool, self.tools):
             return levels
         wanted = self.profile.ab_endpoints
         return (min(levels),) if not wanted or str(endpoint) in wanted else ()
 
     def repeats(self, tool: Tool, endpoint: Endpoint) -> int:
-        if tool == Tool.AB and self.ab_is_cross_check():
+        if is_cross_check(tool, self.tools):
             return self.profile.ab_repeats
         return self.profile.repeats_for(endpoint)
 

@@ -13,6 +13,7 @@ from typing import Any
 from bench.analysis import markdown, stats, validity
 from bench.analysis.frames import UNKNOWN, Run
 from bench.analysis.stacks import endpoint_sort_key, endpoint_title
+from bench.load_tools import is_cross_check
 from bench.schema import MIN_COMPLETIONS_PER_CONNECTION, STEADY_TOLERANCE
 
 METHODOLOGY = Path(__file__).with_name("methodology.md")
@@ -124,8 +125,9 @@ def _rounds(run: Run) -> str:
     profile = run.info.get("profile") or {}
     text = f"{_plain(profile.get('repeats'))} round(s) per level"
     tools = run.info.get("tools") or []
-    if "ab_repeats" in profile and "ab" in tools and "wrk" in tools:
-        text += f" ({_plain(profile['ab_repeats'])} for the ab cross-check)"
+    checking = [t for t in tools if is_cross_check(t, tools)]
+    if "ab_repeats" in profile and checking:
+        text += f" ({_plain(profile['ab_repeats'])} for the {', '.join(checking)} cross-check)"
     return text
 
 

@@ -33,13 +33,12 @@ from bench.analysis import marks
 from bench.analysis.frames import SERIES_KEYS, Run, aggregate
 from bench.analysis.ratio_chart import draw_ratios, ratio_points
 from bench.analysis.stacks import endpoint_sort_key, endpoint_title, stack_label, stack_style
+from bench.load_tools import adapter
 from bench.schema import Flag
 
 CHART_SIZE_PX = (1200, 700)
 DPI = 100
 SUMMARY_CHART = "summary-ratios.png"
-TOOL_LINESTYLES = {"wrk": "-", "ab": "--"}
-TOOL_MARKERS = {"wrk": "o", "ab": "D"}
 PANEL_COLUMNS = 3
 DODGE_SPAN = 0.6  # share of the gap between two levels that the series of one level spread over
 
@@ -174,6 +173,12 @@ def _mark_flags(ax: Axes, s: Series, metric: Metric, x: np.ndarray, centre: np.n
     return drawn | marks.mark(ax, Flag.FAILED, row_x[failed], np.full(int(failed.sum()), np.nan), s.colour)
 
 
+def _tool_style(tool: str) -> tuple[str, str]:
+    """Line style and marker of a tool's series (dotted circles for a tool this checkout does not know)."""
+    known = adapter(tool)
+    return (known.linestyle, known.marker) if known else (":", "o")
+
+
 def _points(ax: Axes, s: Series, x: np.ndarray, centre: np.ndarray, low: np.ndarray, high: np.ndarray,
             joined: bool) -> None:
     """The series' points with their bars (none where a level has no interval), joined when it has levels."""
@@ -182,9 +187,9 @@ def _points(ax: Axes, s: Series, x: np.ndarray, centre: np.ndarray, low: np.ndar
         return
     below = np.where(np.isfinite(low), centre - low, 0.0)[known]
     above = np.where(np.isfinite(high), high - centre, 0.0)[known]
-    linestyle = TOOL_LINESTYLES.get(s.tool, ":")
+    linestyle, marker = _tool_style(s.tool)
     bars = ax.errorbar(x[known], centre[known], yerr=[below, above], color=s.colour,
-                       linestyle=linestyle if joined else "none", marker=TOOL_MARKERS.get(s.tool, "o"),
+                       linestyle=linestyle if joined else "none", marker=marker,
                        markersize=5, elinewidth=1.6, capsize=3, zorder=4)
     for line in bars[2]:
         line.set_linestyle(linestyle)
@@ -214,8 +219,8 @@ def _legends(ax: Axes, series: list[Series], metric: Metric, drawn: set[str]) ->
     unique: dict[str, Series] = {}
     for s in series:
         unique.setdefault(s.label, s)
-    handles = [Line2D([], [], color=s.colour, linestyle=TOOL_LINESTYLES.get(s.tool, ":"),
-                      marker=TOOL_MARKERS.get(s.tool, "o"), markersize=5, label=_wrap(label))
+    handles = [Line2D([], [], color=s.colour, linestyle=_tool_style(s.tool)[0], marker=_tool_style(s.tool)[1],
+                      markersize=5, label=_wrap(label))
                for label, s in unique.items()]
     if metric.threshold:
         handles.append(Line2D([], [], color="black", linewidth=1, linestyle=":", label=_wrap(metric.threshold[1])))

@@ -22,6 +22,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from bench.analysis import stats, verdicts
 from bench.analysis.stacks import BASELINE, endpoint_sort_key, endpoint_title, stack_label, stack_style
+from bench.load_tools import DEFAULT_TOOL
 
 NICE_TICKS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100)
 NO_VERDICT_COLOUR = "#9a9a9a"
@@ -107,7 +108,7 @@ def _ratio_axis(ax, points: list[RatioPoint]) -> None:
 def draw_ratios(fig: Figure, points: list[RatioPoint]) -> None:
     """The chart into `fig`: a row per endpoint (top to bottom in table order), a marker per stack."""
     ax = fig.add_axes((0.2, 0.16, 0.77, 0.72))
-    tool = points[0].tool if points else "wrk"
+    tool = points[0].tool if points else DEFAULT_TOOL
     ax.set_title(f"Throughput ratio to {stack_label(BASELINE)} per endpoint, {tool}, at each endpoint's "
                  "headline level", fontsize=13)
     if not points:

@@ -12,6 +12,8 @@ from bench.analysis import markdown, verdicts
 from bench.analysis.frames import Run
 from bench.analysis.sentences import fmt_interval
 from bench.analysis.stacks import endpoint_sort_key, endpoint_title, stack_label, stack_sort_key
+from bench.load_tools import TOOLS
+from bench.load_tools.base import LoadTool
 from lab.stacks import STACKS
 
 # Django ASGI against WSGI on each server, as people deploy them.
@@ -65,14 +67,15 @@ def ceiling_rows(run: Run, levels: pd.DataFrame, tool: str) -> list[tuple]:
     return rows
 
 
-def ab_notes(run: Run) -> list[str]:
-    """Each reason ab cannot measure some servers, once, with the stacks it concerns."""
-    measured = set(run.rows.loc[run.rows["tool"] == "ab", "stack"])
+def tool_notes(run: Run, tool: LoadTool) -> list[str]:
+    """Each reason `tool` cannot measure some servers, once, with the stacks it concerns."""
+    measured = set(run.rows.loc[run.rows["tool"] == str(tool.id), "stack"])
     notes: dict[str, list[str]] = {}
     for stack in sorted(measured, key=stack_sort_key):
         entry = STACKS.get(stack)
-        if entry is not None and entry.ab_note:
-            notes.setdefault(entry.ab_note, []).append(stack_label(stack))
+        note = tool.stack_note(entry) if entry is not None else None
+        if note:
+            notes.setdefault(note, []).append(stack_label(stack))
     return [f"{', '.join(stacks)}: {note}." for note, stacks in notes.items()]
 
 
@@ -91,7 +94,8 @@ def section(run: Run, levels: pd.DataFrame) -> str:
              "\n".join(f"- {line}" for line in django_pairs(run, levels, tool)) or "- No Django pair measured."]
     rows = ceiling_rows(run, levels, tool)
     parts.append(markdown.table(CEILING_HEADERS, rows) if rows else "No stack measured beside its ceiling.")
-    notes = ab_notes(run)
-    if notes:
-        parts.append("ab: " + " ".join(notes))
+    for tool in TOOLS.values():
+        notes = tool_notes(run, tool)
+        if notes:
+            parts.append(f"{tool.label}: " + " ".join(notes))
     return "\n\n".join(parts)

@@ -20,7 +20,7 @@ import pandas as pd
 from bench.analysis import stats
 from bench.analysis.frames import round_ratios
 from bench.analysis.stacks import BASELINE, stack_sort_key
-from bench.schema import Tool
+from bench.load_tools import is_cross_check
 
 LevelKey = tuple[str, str, int]  # endpoint, tool, concurrency
 
@@ -50,10 +50,10 @@ class LevelVerdict:
 
 
 def primary_tool(rows: pd.DataFrame) -> str | None:
-    """wrk when the run has counted rows of it (multi-threaded, HTTP/1.1, sub-millisecond
-    percentiles), else the first tool with counted rows."""
+    """The first tool with counted rows that does not merely cross-check another one with
+    counted rows: wrk beside ab (multi-threaded, HTTP/1.1, sub-millisecond percentiles)."""
     tools = list(dict.fromkeys(rows.loc[rows["counted"], "tool"]))
-    return Tool.WRK.value if Tool.WRK.value in tools else (tools[0] if tools else None)
+    return next((t for t in tools if not is_cross_check(t, tools)), tools[0] if tools else None)
 
 
 def _level_row(levels: pd.DataFrame, stack: str, key: LevelKey) -> pd.Series | None:

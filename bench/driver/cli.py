@@ -32,6 +32,7 @@ from bench.driver.runner import (
 )
 from bench.driver.variants import VARIABLE_SETTINGS, VaryError, parse_vary
 from bench.endpoints import ENDPOINTS
+from bench.load_tools import DEFAULT_TOOL, TOOLS
 from bench.profiles import PROFILES, Profile
 from bench.schema import SCHEMA_VERSION, Endpoint, Tool
 from lab import db
@@ -125,7 +126,7 @@ def _table_help() -> str:
 def build_parser(prog: str) -> OneLineParser:
     parser = OneLineParser(prog=prog, description="Measure the lab's stacks with wrk or ab under the lab's limits.",
                            epilog=_table_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tool", action="append", choices=[t.value for t in Tool], help=argparse.SUPPRESS)
+    parser.add_argument("--tool", action="append", choices=[str(t) for t in TOOLS], help=argparse.SUPPRESS)
     parser.add_argument("--stacks", help=f"any of the registered stacks: {', '.join(STACKS)} (default: the profile's, "
                                          f"else {' '.join(DEFAULT_STACKS)})")
     parser.add_argument("--endpoints", help=f"any of {', '.join(ENDPOINTS)} (default: the profile's, else all)")
@@ -185,7 +186,7 @@ def make_plan(args: argparse.Namespace, prog: str, max_concurrency: int) -> Plan
     if url and vary:
         _fail(prog, f"--url {url!r} is not allowed with --vary or the {profile.name} profile's axes: the bench "
               "starts a server per setting itself")
-    tools = tuple(Tool(t) for t in dict.fromkeys(args.tool or ["wrk"]))
+    tools = tuple(Tool(t) for t in dict.fromkeys(args.tool or [DEFAULT_TOOL]))
     return Plan(stacks=stacks, endpoints=endpoints, tools=tools, profile=profile, seed=seed, url=url, vary=vary)
 
 

@@ -16,7 +16,8 @@ from bench.driver.schedule import Round
 from bench.driver.tools import POST_BODY, ToolOutcome, now, run_tool
 from bench.driver.variants import split_unit, variant_of
 from bench.driver.warmup import WarmupResult, warm_up
-from bench.driver.window import AB_MEAN_RESOLUTION_FLOOR_MS, Window, littles_law, plan_window, validity_flags
+from bench.driver.window import Window, littles_law, plan_window, validity_flags
+from bench.load_tools import TOOLS
 from bench.schema import (
     DB_KEYS,
     ENDPOINT_PATHS,
@@ -25,7 +26,6 @@ from bench.schema import (
     SCHEMA_VERSION,
     SERVER_KEYS,
     Flag,
-    Tool,
 )
 from lab.config import Settings
 from lab.serve import Server, ServerDied
@@ -149,14 +149,6 @@ def measure_level(context: LevelContext, unit: str, round_: Round, rps_estimate:
     return row, measured.gone, measured.died
 
 
-def _checkable_mean(tool: Tool, result) -> float | None:
-    """The tool's own mean latency, where it is fine enough for the Little's law check."""
-    mean = result.measured_mean_ms
-    if tool == Tool.AB and mean is not None and mean < AB_MEAN_RESOLUTION_FLOOR_MS:
-        return None
-    return mean
-
-
 def build_row(context: LevelContext, unit: str, round_: Round, measured: Measured, window: Window,
               warm: WarmupResult, drain: dict, speed: float | None, raw_relative: str, latency_ms: float = 0.0) -> dict:
     outcome, result = measured.outcome, measured.outcome.result
@@ -168,7 +160,7 @@ def build_row(context: LevelContext, unit: str, round_: Round, measured: Measure
     errors = result.errors if ok else {}
     error_count = sum(v for v in errors.values() if v) if errors else None
     requests = result.requests if ok else None
-    steady = (littles_law(result.rps, round_.concurrency, _checkable_mean(round_.tool, result)) if ok
+    steady = (littles_law(result.rps, round_.concurrency, TOOLS[round_.tool].checkable_mean(result)) if ok
               else littles_law(None, round_.concurrency, None))
     stack, variant = split_unit(unit)
     row = {

@@ -9,6 +9,7 @@ import subprocess
 from importlib import metadata as importlib_metadata
 
 from bench.driver.dbprobe import DbProbe
+from bench.load_tools import TOOLS
 from lab.config import ROOT, Settings, available_cpus, format_cpus, is_loopback
 
 PACKAGES = ("django", "granian", "gunicorn", "uvicorn", "httptools", "fastapi", "starlette", "tortoise-orm",
@@ -42,11 +43,6 @@ def collect_machine() -> dict:
             "kernel": platform.release(), "os": os_name}
 
 
-# What wrk rows' latencies are; runs from before the script undid wrk's correction lack
-# the key, so `bench compare` names the difference.
-WRK_LATENCY = "as measured: wrk's coordinated-omission samples taken out (bench/wrk_summary.lua)"
-
-
 def collect_versions() -> dict:
     packages = {}
     for name in PACKAGES:
@@ -55,8 +51,13 @@ def collect_versions() -> dict:
         except importlib_metadata.PackageNotFoundError:
             packages[name] = None
     return {"python": platform.python_version(), "packages": packages,
-            "tools": {"wrk": _first_line(["wrk", "-v"]), "ab": _first_line(["ab", "-V"]),
-                      "wrk_latency": WRK_LATENCY}}
+            "tools": collect_tools()}
+
+
+def collect_tools() -> dict:
+    """Every known tool's version, then what each says its figures are (its notes)."""
+    versions = {str(tool.id): _first_line(list(tool.version_command)) for tool in TOOLS.values()}
+    return {**versions, **{key: note for tool in TOOLS.values() for key, note in tool.notes.items()}}
 
 
 def collect_git() -> str:

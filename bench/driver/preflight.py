@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from bench.load_tools import TOOLS
 from bench.schema import Tool
 from lab.config import ROOT
 from lab.stacks import STACKS
@@ -18,7 +19,7 @@ INSTALL_HINT = "scripts/setup.sh installs it"
 def missing_programs(tools: tuple[Tool, ...], external_server: bool, stacks: tuple[str, ...] = ()) -> list[str]:
     """One line per program the run needs and cannot find (the servers of `stacks`)."""
     problems = []
-    for program in ["taskset", *(str(t) for t in tools)]:
+    for program in ["taskset", *(TOOLS[t].program for t in tools)]:
         if shutil.which(program) is None:
             problems.append(f"{program} not found on PATH ({INSTALL_HINT})")
     if not external_server:

@@ -22,9 +22,6 @@ from dataclasses import asdict, dataclass
 from bench.schema import MIN_COMPLETIONS_PER_CONNECTION, STEADY_TOLERANCE, Flag
 
 TARGET_COMPLETIONS_PER_CONNECTION = 10
-# ab reports its measured mean latency in whole milliseconds: below this the rounding
-# alone could exceed the tolerance, so Little's law is not checked for such ab levels.
-AB_MEAN_RESOLUTION_FLOOR_MS = 20.0
 
 
 @dataclass(frozen=True)
