@@ -19,7 +19,7 @@ from lab import db
 from lab.config import ROOT, Settings, load
 
 OWNER = "lab_own"
-EMPTY, FOREIGN = "lab_own_empty", "lab_own_foreign"
+EMPTY, FOREIGN, READ_ONLY = "lab_own_empty", "lab_own_foreign", "lab_own_read_only"
 
 
 @dataclass
@@ -45,17 +45,18 @@ def own_server(database: Settings) -> Iterator[OwnServer]:
     """Two databases for a user with rights on them only (no PROCESS, no SUPER): one empty,
     one holding an app's `users` table."""
     server = OwnServer(database, secrets.token_hex(12))
-    for name in (EMPTY, FOREIGN):
+    for name in (EMPTY, FOREIGN, READ_ONLY):
         server.query(f"DROP DATABASE IF EXISTS `{name}`")
         server.query(f"CREATE DATABASE `{name}`")
         for host in ("127.0.0.1", "localhost"):
             server.query(f"CREATE USER IF NOT EXISTS '{OWNER}'@'{host}' IDENTIFIED BY '{server.password}'")
             server.query(f"ALTER USER '{OWNER}'@'{host}' IDENTIFIED BY '{server.password}'")
-            server.query(f"GRANT ALL PRIVILEGES ON `{name}`.* TO '{OWNER}'@'{host}'")
+            rights = "SELECT" if name == READ_ONLY else "ALL PRIVILEGES"
+            server.query(f"GRANT {rights} ON `{name}`.* TO '{OWNER}'@'{host}'")
     server.query(f"CREATE TABLE `{FOREIGN}`.users (id INT PRIMARY KEY, email VARCHAR(100))")
     server.query(f"INSERT INTO `{FOREIGN}`.users VALUES (1, 'someone@example.invalid')")
     yield server
-    for name in (EMPTY, FOREIGN):
+    for name in (EMPTY, FOREIGN, READ_ONLY):
         server.query(f"DROP DATABASE IF EXISTS `{name}`")
     for host in ("127.0.0.1", "localhost"):
         server.query(f"DROP USER IF EXISTS '{OWNER}'@'{host}'")
@@ -81,6 +82,16 @@ def test_a_database_holding_a_users_own_table_is_refused(own_server, tmp_path):
     started = subprocess.run(["scripts/db.sh", "start"], cwd=ROOT, capture_output=True, text=True, timeout=60,
                              env={**os.environ, "DATABASE_URL": own_server.url(FOREIGN)})
     assert started.returncode == 2 and "holds tables that are not the lab's (users)" in started.stderr
+
+
+def test_a_missing_privilege_is_one_line_naming_it(own_server, tmp_path):
+    result = bench(own_server, READ_ONLY, tmp_path / "out", tmp_path / "io")
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("bench/run_wrk.sh: database: manage.py migrate exited with status 1: ")
+    assert "CREATE command denied to user 'lab_own'" in line
+    assert "Traceback" not in result.stdout + result.stderr and own_server.password not in line
+    assert own_server.query(f"SHOW TABLES FROM `{READ_ONLY}`") == []
 
 
 def test_a_full_run_in_an_empty_database_changes_nothing_of_the_server(own_server, tmp_path):
