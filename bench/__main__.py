@@ -1,7 +1,11 @@
 """`python -m bench run|report|compare ...`: dispatch only; each command's module is
-imported lazily so `report` and `compare` never load the driver."""
+imported lazily so `report` and `compare` never load the driver. A lab error none of them
+handled is one line and its exit code here (lab/errors.py)."""
 
+import os
 import sys
+
+from lab.errors import guarded
 
 USAGE = "usage: python -m bench {run|report|compare} ... (-h for a command's options)"
 
@@ -20,7 +24,7 @@ def main(argv: list[str]) -> int:
     else:
         print(f"bench: unknown command {command!r}; allowed: run, report, compare", file=sys.stderr)
         return 2
-    return run(rest)
+    return guarded(os.environ.get("BENCH_PROG", f"python -m bench {command}"), run, rest)
 
 
 if __name__ == "__main__":

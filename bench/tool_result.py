@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lab.errors import LabError
 
-class ParseError(ValueError):
+
+class ParseError(LabError, ValueError):
     """The tool's output holds no report to parse; the message is one line saying why."""
 
 

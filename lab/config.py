@@ -18,17 +18,18 @@ from urllib.parse import unquote, urlsplit
 
 import environ
 
+from lab.errors import USAGE_ERROR, UsageError
+
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS_FILE = ROOT / "settings.env"
 VAR_DIR = ROOT / "var"
-USAGE_ERROR = 2
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
 _SIZE_SUFFIXES = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
 
 
-class ConfigError(ValueError):
+class ConfigError(UsageError, ValueError):
     """A bad settings value; str() is the one-line message shown to the user."""
 
     def __init__(self, key: str, value: str, allowed: str):

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import MySQLdb
 
-from lab.config import ROOT, USAGE_ERROR, Settings, format_cpus, load_or_exit
+from lab.config import ROOT, Settings, format_cpus, load_or_exit
+from lab.errors import USAGE_ERROR, LabError, guarded
 from lab.log_tail import log_tail
 from lab.net import port_in_use
 
@@ -34,12 +35,14 @@ PRIVILEGE_ERRORS = {1044, 1142, 1143, 1227}
 INSTALL_HINT = "install it with: sudo apt-get install mariadb-server (or run scripts/setup.sh)"
 
 
-class DatabaseError(RuntimeError):
+class DatabaseError(LabError, RuntimeError):
     """A problem with the database a person can act on; str() says what to do."""
 
 
 class DatabaseRefused(DatabaseError):
     """A database the lab will not work in (a usage error: exit 2)."""
+
+    exit_code = USAGE_ERROR
 
 
 def privilege_error(error: MySQLdb.Error) -> str | None:
@@ -303,9 +306,9 @@ def main(argv: list[str]) -> int:
             reset(settings)
     except DatabaseError as error:
         print(f"db: {error}", file=sys.stderr)
-        return USAGE_ERROR if isinstance(error, DatabaseRefused) else 1
+        return error.exit_code
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(guarded("db", main, sys.argv[1:]))

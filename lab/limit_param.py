@@ -1,9 +1,11 @@
 """The `?limit=` rule of the users pages, shared by every stack so 400s agree."""
 
+from lab.errors import UsageError
+
 MAX_USERS = 1000
 
 
-class LimitError(ValueError):
+class LimitError(UsageError, ValueError):
     """str() is the one-line reason sent with the 400."""
 
 

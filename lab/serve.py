@@ -20,6 +20,7 @@ import urllib.request
 from pathlib import Path
 
 from lab.config import ROOT, Settings, format_cpus, is_loopback, load_or_exit
+from lab.errors import LabError, guarded
 from lab.io_files import prepare_io_dir
 from lab.limits import Cgroup, create_cgroup
 from lab.log_tail import log_tail
@@ -31,11 +32,11 @@ READY_TIMEOUT_S = 30
 STOP_TIMEOUT_S = 10
 
 
-class ServerDied(RuntimeError):
+class ServerDied(LabError, RuntimeError):
     """The server exited; str() carries its exit status and the tail of its log."""
 
 
-class PortTaken(RuntimeError):
+class PortTaken(LabError, RuntimeError):
     """Something already listens on the port; starting would measure the wrong server."""
 
 
@@ -283,4 +284,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(guarded("serve", main, sys.argv[1:]))

@@ -17,6 +17,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from lab.errors import LabError
+
 CHROMIUM_NAMES = ("chromium", "chromium-browser")
 SCREEN = (1366, 768)
 TIMEOUT_S = 90
@@ -25,7 +27,7 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage
          "--force-device-scale-factor=1", f"--window-size={SCREEN[0]},{SCREEN[1]}")
 
 
-class BrowserError(Exception):
+class BrowserError(LabError):
     """Chromium is missing, failed or hung; the message is one line."""
 
 

@@ -42,6 +42,7 @@ from bench.schema import (
     validate_row,
     validate_run,
 )
+from lab.errors import LabError
 
 UNKNOWN = "unknown"
 LEVEL_KEYS = ["stack", "endpoint", "tool", "concurrency"]
@@ -75,7 +76,7 @@ NUMERIC = [*(c for c in _NESTED_COLUMNS if c not in _NOT_NUMERIC), "rps", "reque
            "error_count", "error_rate", "duration_s", "speed", "db_latency_ms"]
 
 
-class RunError(Exception):
+class RunError(LabError):
     """The folder is not a run folder (no readable run.json); the message is one line."""
 
 

@@ -286,7 +286,7 @@ def _measure(prog: str, args: argparse.Namespace, settings, plan: Plan, run: dic
         code = Runner(plan, settings, files, run).execute()
     except db.DatabaseError as error:
         print(f"{prog}: database: {error}", file=sys.stderr)
-        return USAGE_ERROR if isinstance(error, db.DatabaseRefused) else 1
+        return error.exit_code
     except ResultsCorrupt as error:
         print(f"{prog}: {error}", file=sys.stderr)
         return 1

@@ -18,6 +18,7 @@ import MySQLdb
 
 from lab import db
 from lab.config import Settings
+from lab.errors import LabError
 
 HISTORY_RE = re.compile(r"History list length (\d+)")
 # Error codes meaning the server is not there (any more): shutting down, cannot connect
@@ -29,7 +30,7 @@ AUDIT_NOT_OWNED = ("not run: the database is a DATABASE_URL server the lab did n
                    "switch on its server-wide general log")
 
 
-class DatabaseGone(RuntimeError):
+class DatabaseGone(LabError, RuntimeError):
     """The database stopped answering; str() says what happened."""
 
 

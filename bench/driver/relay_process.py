@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bench.driver.sampling import process_cpu_s
 from lab.config import ROOT, Settings, format_cpus
+from lab.errors import LabError
 from lab.log_tail import log_tail
 from lab.net import free_port
 
@@ -23,7 +24,7 @@ READY_TIMEOUT_S = 10
 STOP_TIMEOUT_S = 5
 
 
-class RelayFailed(RuntimeError):
+class RelayFailed(LabError, RuntimeError):
     """The relay did not start or stopped answering; the message says why, with its log."""
 
 

@@ -13,11 +13,12 @@ import sys
 from pathlib import Path
 
 from bench.schema import validate_row, validate_run
+from lab.errors import LabError
 
 TORN_SUFFIX = ".torn"
 
 
-class ResultsCorrupt(RuntimeError):
+class ResultsCorrupt(LabError, RuntimeError):
     """An unreadable line in results.jsonl with rows after it: damage, not a write cut short,
     so nothing is set aside or rewritten; the message (one line) names the file and line."""
 

@@ -14,11 +14,12 @@ import os
 from pathlib import Path
 
 from lab.config import ROOT
+from lab.errors import UsageError
 
 LOCK_PATH = Path(os.environ.get("LAB_BENCH_LOCK", ROOT / "var" / "run" / "bench.lock"))
 
 
-class RunLocked(RuntimeError):
+class RunLocked(UsageError, RuntimeError):
     """Another run holds the lock; str() names it."""
 
 

@@ -13,6 +13,7 @@ import itertools
 from dataclasses import dataclass
 
 from lab.config import ConfigError, Settings, load
+from lab.errors import UsageError
 
 # Settings that change results and can be varied, with what each one is.
 VARIABLE_SETTINGS: dict[str, str] = {
@@ -27,7 +28,7 @@ VARIABLE_SETTINGS: dict[str, str] = {
 UNIT_SEPARATOR = "@"
 
 
-class VaryError(ValueError):
+class VaryError(UsageError, ValueError):
     """A bad --vary; str() is the one-line message."""
 
 
