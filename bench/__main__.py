@@ -18,9 +18,9 @@ def main(argv: list[str]) -> int:
     if command == "run":
         from bench.driver.cli import main as run
     elif command == "report":
-        from bench.analysis.report import main as run
+        from bench.analysis.report.report import main as run
     elif command == "compare":
-        from bench.analysis.compare import main as run
+        from bench.analysis.compare.compare import main as run
     else:
         print(f"bench: unknown command {command!r}; allowed: run, report, compare", file=sys.stderr)
         return 2

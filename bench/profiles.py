@@ -39,7 +39,7 @@ class Profile:
     stacks: tuple[str, ...] = ()  # what it measures unless --stacks says (empty: the registry's default stacks)
     round_budget_s: int = 0  # no round starts later than this after the first one did (0: no limit)
     # One line for `bench run --help`. Not recorded: it is not part of the plan, and a run recorded before
-    # it existed must still find later runs of the same plan like it (bench/analysis/earlier.py).
+    # it existed must still find later runs of the same plan like it (bench/analysis/report/earlier.py).
     summary: str = field(default="", compare=False)
 
     def levels_for(self, endpoint: Endpoint) -> tuple[int, ...]:

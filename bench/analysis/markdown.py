@@ -2,7 +2,7 @@
 reports use: headings, paragraphs, `- ` lists, `> ` blockquotes, pipe tables, and inline
 code, bold, links, images and backslash escapes. Small enough to own, so the lab needs
 no Markdown package; images are inlined as data URIs so the page opens without the run folder.
-What an image or a link may point at is the caller's decision (bench/analysis/run_paths.py):
+What an image or a link may point at is the caller's decision (bench/analysis/report/run_paths.py):
 a target it refuses is left out with a visible placeholder.
 """
 

@@ -297,7 +297,7 @@ def _measure(prog: str, args: argparse.Namespace, settings, plan: Plan, run: dic
             db.stop()
     print(f"bench: results in {files.dir} (run.json, results.jsonl, raw/)")
     if args.report and code == 0:
-        from bench.analysis.report import main as report
+        from bench.analysis.report.report import main as report
 
         code = report([str(files.dir)])
     return code

@@ -3,10 +3,10 @@ the way the analysis tests need them. Only runs of the schema the analysis reads
 an older run folder is named in the error rather than silently tested against."""
 
 import contextlib
-import copy
 import json
 import os
 import shutil
+from copy import deepcopy
 from pathlib import Path
 
 from bench.schema import EXCLUDING_FLAGS, SCHEMA_VERSION
@@ -27,7 +27,7 @@ def _varied(run_json: Path) -> bool:
 
 
 _ALL = sorted(p.parent for p in RUNS_ROOT.glob("*/run.json"))
-# Runs that varied a setting (a sweep) are read per setting; tests/bench/test_sweep.py reads them.
+# Runs that varied a setting (a sweep) are read per setting; tests/bench/analysis/report/test_sweep.py reads them.
 SWEEP_DIRS = [d for d in _ALL if _schema(d / "run.json") == SCHEMA_VERSION and _varied(d / "run.json")]
 RUN_DIRS = [d for d in _ALL if _schema(d / "run.json") == SCHEMA_VERSION and d not in SWEEP_DIRS]
 if not RUN_DIRS:
@@ -74,7 +74,7 @@ def with_rounds(rows: list[dict], minimum: int = 3) -> list[dict]:
         factor = 1 + 0.01 * (number - last) * (-1) ** number
         for row in rows:
             if row["repeat"] == 1:
-                twin = copy.deepcopy(row)
+                twin = deepcopy(row)
                 twin["repeat"] = number
                 if twin["rps"] is not None:
                     twin["rps"] *= factor
@@ -85,3 +85,37 @@ def with_rounds(rows: list[dict], minimum: int = 3) -> list[dict]:
 def most_rounds() -> Path:
     """The saved run with the most rounds per level (ties: the first)."""
     return max(RUN_DIRS, key=lambda d: max(r["repeat"] for r in read_rows(d)))
+
+
+DJANGO = {"django-wsgi", "django-asgi"}
+
+
+def copy(source: Path, target: Path, keep_stack: str | None = None, rps_factor: float = 1.0,
+         speed_factor: float = 1.0, metadata: dict | None = None, rounds: int = 0,
+         scaled_stack: str | None = None) -> Path:
+    """A copy of a real run, optionally with extra rounds, cut down to one stack (as a --url
+    run is), RPS (of every stack, or of `scaled_stack` alone) and speed probe scaled,
+    metadata overridden."""
+    rows = [r for r in with_rounds(read_rows(source), rounds) if keep_stack in (None, r["stack"])]
+    for row in rows:
+        if row["rps"] is not None and scaled_stack in (None, row["stack"]):
+            row["rps"] *= rps_factor
+        if row["speed"] is not None:
+            row["speed"] *= speed_factor
+    info = read_info(source)
+    for entry in info.get("rounds") or []:
+        if entry.get("speed") is not None:
+            entry["speed"] *= speed_factor
+    if keep_stack:
+        info["stacks"] = {s: v for s, v in info["stacks"].items() if s == keep_stack}
+    info["metadata"].update(metadata or {})
+    return write_run(source, target, rows, info)
+
+
+def asgi_over_wsgi_by_round(rows: list[dict], endpoint: str, tool: str, level: int) -> list[float]:
+    by_round: dict[tuple, dict[str, float]] = {}
+    for r in rows:
+        level_key = (r["endpoint"], r["tool"], r["concurrency"])
+        if counted(r) and r["stack"] in DJANGO and level_key == (endpoint, tool, level):
+            by_round.setdefault((r.get("variant", ""), r["repeat"]), {})[r["stack"]] = r["rps"]
+    return [v["django-asgi"] / v["django-wsgi"] for v in by_round.values() if len(v) == 2]

@@ -1,15 +1,14 @@
-"""The report pools a run with the earlier runs like it in its folder (bench/analysis/earlier.py):
+"""The report pools a run with the earlier runs like it in its folder (bench/analysis/report/earlier.py):
 real saved runs copied side by side, the pooled ratios recomputed here from their rows,
 and every kind of run that must not be pooled left out."""
 
 from pathlib import Path
 
-from saved_runs import most_rounds, read_info, read_rows, write_run
+from saved_runs import asgi_over_wsgi_by_round, copy, most_rounds, read_info, read_rows, write_run
 from scipy import stats as scipy_stats
-from test_compare import asgi_over_wsgi_by_round, copy
 
-from bench.analysis import earlier, report
 from bench.analysis.frames import load_run
+from bench.analysis.report import earlier, report
 
 
 def dated(source: Path, folder: Path, minute: int, rps_factor: float = 1.0, **changes) -> Path:

@@ -29,9 +29,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from bench.analysis import marks
+from bench.analysis.charts import marks
+from bench.analysis.charts.ratio_chart import draw_ratios, ratio_points
 from bench.analysis.frames import SERIES_KEYS, Run, aggregate
-from bench.analysis.ratio_chart import draw_ratios, ratio_points
 from bench.analysis.stacks import endpoint_sort_key, endpoint_title, stack_label, stack_style
 from bench.load_tools import adapter
 from bench.schema import Flag

@@ -9,35 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from saved_runs import RUN_DIRS, counted, most_rounds, read_info, read_rows, with_rounds, write_run
+from saved_runs import DJANGO, RUN_DIRS, asgi_over_wsgi_by_round, copy, counted, most_rounds, read_info, read_rows
 from scipy import stats as scipy_stats
 
-from bench.analysis import compare
+from bench.analysis.compare import compare
 from bench.schema import ENDPOINT_PATHS
-
-DJANGO = {"django-wsgi", "django-asgi"}
-
-
-def copy(source: Path, target: Path, keep_stack: str | None = None, rps_factor: float = 1.0,
-         speed_factor: float = 1.0, metadata: dict | None = None, rounds: int = 0,
-         scaled_stack: str | None = None) -> Path:
-    """A copy of a real run, optionally with extra rounds, cut down to one stack (as a --url
-    run is), RPS (of every stack, or of `scaled_stack` alone) and speed probe scaled,
-    metadata overridden."""
-    rows = [r for r in with_rounds(read_rows(source), rounds) if keep_stack in (None, r["stack"])]
-    for row in rows:
-        if row["rps"] is not None and scaled_stack in (None, row["stack"]):
-            row["rps"] *= rps_factor
-        if row["speed"] is not None:
-            row["speed"] *= speed_factor
-    info = read_info(source)
-    for entry in info.get("rounds") or []:
-        if entry.get("speed") is not None:
-            entry["speed"] *= speed_factor
-    if keep_stack:
-        info["stacks"] = {s: v for s, v in info["stacks"].items() if s == keep_stack}
-    info["metadata"].update(metadata or {})
-    return write_run(source, target, rows, info)
 
 
 def cells(line: str) -> list[str]:
@@ -105,15 +81,6 @@ def test_a_slower_copy_is_half_the_rate_and_its_own_ratios_agree(tmp_path, capsy
     for row in side_by_side:
         if row["A"] == row["B"] and "[no interval]" not in row["A"] and "," in row["A"]:
             assert row["B in A's interval"] == row["A in B's interval"] == "yes", row
-
-
-def asgi_over_wsgi_by_round(rows: list[dict], endpoint: str, tool: str, level: int) -> list[float]:
-    by_round: dict[tuple, dict[str, float]] = {}
-    for r in rows:
-        level_key = (r["endpoint"], r["tool"], r["concurrency"])
-        if counted(r) and r["stack"] in DJANGO and level_key == (endpoint, tool, level):
-            by_round.setdefault((r.get("variant", ""), r["repeat"]), {})[r["stack"]] = r["rps"]
-    return [v["django-asgi"] / v["django-wsgi"] for v in by_round.values() if len(v) == 2]
 
 
 @pytest.mark.parametrize("factor", [1.0, 0.5])

@@ -15,9 +15,10 @@ from collections import Counter
 
 import pandas as pd
 
-from bench.analysis import earlier, stats, verdicts
-from bench.analysis.compare_tables import Pooled
+from bench.analysis import stats, verdicts
+from bench.analysis.compare.compare_tables import Pooled
 from bench.analysis.frames import Run
+from bench.analysis.report import earlier
 from bench.analysis.sentences import fmt_interval, short
 from bench.analysis.stacks import endpoint_sort_key, endpoint_title, stack_label
 from bench.analysis.verdicts import LevelVerdict
@@ -159,8 +160,8 @@ def conditions(run: Run) -> str:
 def section(run: Run, levels: pd.DataFrame, async_line: str | None = None,
             pooled: earlier.Pool | None = None) -> str:
     """`## Answers`: three bullets, the conditions they hold under, and how to read them.
-    `async_line`: the answer from a run that swept the database round trip (bench/analysis/sweep.py);
-    `pooled`: this run with the earlier runs like it (bench/analysis/earlier.py)."""
+    `async_line`: the answer from a run that swept the database round trip (bench/analysis/report/sweep.py);
+    `pooled`: this run with the earlier runs like it (bench/analysis/report/earlier.py)."""
     lines = [pair_answer(run, levels, ASGI_OR_WSGI, DJANGO_ASGI, DJANGO_WSGI, pooled),
              pair_answer(run, levels, FASTAPI_WORTH, FASTAPI, DJANGO_WSGI, pooled),
              async_line or async_answer(run)]

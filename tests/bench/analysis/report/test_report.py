@@ -18,8 +18,8 @@ import pytest
 from saved_runs import RUN_DIRS, counted, most_rounds, read_info, read_rows, with_rounds, write_run
 from scipy import stats as scipy_stats
 
-from bench.analysis import report
 from bench.analysis.frames import load_run
+from bench.analysis.report import report
 from bench.schema import ENDPOINT_PATHS, EXCLUDING_FLAGS
 from lab.stacks import STACKS
 

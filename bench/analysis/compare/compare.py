@@ -25,9 +25,10 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.colors import to_hex
 
-from bench.analysis import compare_tables, markdown
+from bench.analysis import markdown
+from bench.analysis.charts.plots import METRICS, Series, chart_name, draw_measure, endpoint_series
+from bench.analysis.compare import compare_tables
 from bench.analysis.frames import UNKNOWN, Run, RunError, aggregate, load_run
-from bench.analysis.plots import METRICS, Series, chart_name, draw_measure, endpoint_series
 from bench.analysis.stacks import PAIRS, endpoint_sort_key, endpoint_title, stack_label
 
 # Metadata that makes runs incomparable when it differs (dotted keys flatten nested dicts).

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.analysis import compare, compare_tables
-from bench.analysis.compare_tables import Pooled
+from bench.analysis.compare import compare, compare_tables
+from bench.analysis.compare.compare_tables import Pooled
 from bench.analysis.frames import Run, RunError, load_run
 from bench.analysis.stacks import PAIRS
 

@@ -1,7 +1,7 @@
 """`python -m bench report RUN_DIR`: rebuild charts/, report.md and a self-contained
 report.html from run.json and results.jsonl alone, so a report can be remade anywhere,
 at any time, from a run folder (no server, database or load generator needed); one
-section also pools the earlier runs like it found beside it (bench/analysis/earlier.py).
+section also pools the earlier runs like it found beside it (bench/analysis/report/earlier.py).
 Where Chromium is installed, report.png keeps the page's first screen as a reader sees it."""
 
 from __future__ import annotations
@@ -15,23 +15,10 @@ from typing import Any
 
 import pandas as pd
 
-from bench.analysis import (
-    answers,
-    browser,
-    context,
-    earlier,
-    markdown,
-    precision,
-    run_paths,
-    sentences,
-    servers,
-    stats,
-    sweep,
-    validity,
-    verdicts,
-)
+from bench.analysis import markdown, sentences, stats, validity, verdicts
+from bench.analysis.charts.plots import METRICS, SUMMARY_CHART, chart_footer, chart_name, draw_run_charts
 from bench.analysis.frames import Run, RunError, aggregate, flagged_rows, load_run, ordered
-from bench.analysis.plots import METRICS, SUMMARY_CHART, chart_footer, chart_name, draw_run_charts
+from bench.analysis.report import answers, browser, context, earlier, precision, run_paths, servers, sweep
 from bench.analysis.stacks import BASELINE, endpoint_sort_key, endpoint_title
 from bench.schema import ERROR_KEYS, EXCLUDING_FLAGS, MIN_COMPLETIONS_PER_CONNECTION, STEADY_TOLERANCE, Flag
 
@@ -82,7 +69,7 @@ def render_markdown(whole: Run, alike: list[Run] | None = None) -> str:
     """The report's text, answers and verdicts first. It links the charts by name; build_report draws them first.
     A run that varied a setting gets its sweep section after the answers; the sections after it read
     the axis's first value alone (for the database round trip: the direct connection). `alike`: the earlier
-    runs like it to pool (bench/analysis/earlier.py), found beside the run when not given."""
+    runs like it to pool (bench/analysis/report/earlier.py), found beside the run when not given."""
     run = whole.only_variant(whole.variants[0])
     levels = aggregate(run.rows)
     along = sweep.section(whole)

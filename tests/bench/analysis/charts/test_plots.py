@@ -14,7 +14,7 @@ from PIL import Image
 from saved_runs import EXCLUDING, RUN_DIRS, counted, read_rows
 from scipy import stats as scipy_stats
 
-from bench.analysis import marks, plots, ratio_chart
+from bench.analysis.charts import marks, plots, ratio_chart
 from bench.analysis.frames import aggregate, load_run
 from bench.analysis.stacks import FALLBACK_COLOURS, STACK_STYLES, endpoint_sort_key, endpoint_title, stack_style
 from bench.schema import Flag

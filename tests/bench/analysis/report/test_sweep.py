@@ -1,4 +1,4 @@
-"""The sweep analysis (bench/analysis/sweep.py): what binds a stack at a setting, from
+"""The sweep analysis (bench/analysis/report/sweep.py): what binds a stack at a setting, from
 its CPU and its in-flight limit (pure logic), and the report section on a saved real run
 of the latency profile."""
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench.analysis import sweep
 from bench.analysis.frames import Run, load_run
+from bench.analysis.report import sweep
 from lab.config import ROOT
 
 LATENCY_RUN = ROOT / "fixtures" / "runs" / "20261201T140323Z-wrk-ab"

@@ -23,7 +23,7 @@ import pytest
 from PIL import Image
 from saved_runs import RUN_DIRS
 
-from bench.analysis import browser, report
+from bench.analysis.report import browser, report
 
 PROBE = """<meta http-equiv="Content-Security-Policy"
  content="default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'">

@@ -16,7 +16,7 @@ from bench.analysis.stacks import endpoint_sort_key, endpoint_title
 from bench.load_tools import is_cross_check
 from bench.schema import MIN_COMPLETIONS_PER_CONNECTION, STEADY_TOLERANCE
 
-METHODOLOGY = Path(__file__).with_name("methodology.md")
+METHODOLOGY = Path(__file__).parents[1] / "methodology.md"
 STATUS_WARNINGS = {  # run.json status -> (headline, what it means)
     "interrupted": ("RUN INTERRUPTED", ("stopped before it finished (Ctrl-C, SIGTERM or a fatal error); "
                                         "only the levels below were measured")),

@@ -1,5 +1,5 @@
 """A report rebuilt from a run folder someone sent embeds and links only files inside that
-folder (bench/analysis/run_paths.py), and text from run.json stays text (markdown.plain).
+folder (bench/analysis/report/run_paths.py), and text from run.json stays text (markdown.plain).
 
 The crafted folder is a real saved run with paths to a secret outside it written into fields
 that reach the report: absolute, `../`, a symlink inside leading out, percent-encoded dots,
@@ -16,7 +16,8 @@ from urllib.parse import unquote
 import pytest
 from saved_runs import RUN_DIRS, read_info, read_rows, write_run
 
-from bench.analysis import markdown, report, run_paths
+from bench.analysis import markdown
+from bench.analysis.report import report, run_paths
 
 SECRET = b"\x89PNG\r\n\x1a\nTOP-SECRET-7f3a9c-not-for-any-report"
 FLAGGED_RAWS = ("../../secret.png", "{secret}", "raw/leak.png", "raw/outside/secret.png",
