@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from bench.driver.fleet import ExternalServer
 from bench.driver.preflight import missing_programs
-from bench.driver.results import ResultsCorrupt, RunFiles
+from bench.driver.results import RunFiles
 from bench.driver.runlock import RunLock, RunLocked
 from bench.driver.runner import (
     Plan,
@@ -37,9 +37,9 @@ from bench.profiles import PROFILES, Profile
 from bench.schema import SCHEMA_VERSION, Endpoint, Tool
 from lab import db
 from lab.config import ROOT, available_cpus, is_loopback, load_or_exit
+from lab.errors import USAGE_ERROR
 from lab.stacks import DEFAULT_STACKS, STACKS
 
-USAGE_ERROR = 2
 DEFAULT_OUT = ROOT / "results"
 
 
@@ -287,9 +287,6 @@ def _measure(prog: str, args: argparse.Namespace, settings, plan: Plan, run: dic
     except db.DatabaseError as error:
         print(f"{prog}: database: {error}", file=sys.stderr)
         return error.exit_code
-    except ResultsCorrupt as error:
-        print(f"{prog}: {error}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt as stop:
         return interrupted_status(stop)
     finally:

@@ -1,6 +1,6 @@
 """What the lab needs to know about a load tool, in one shape, so the driver and the
-analysis ask the tool instead of naming it (../shared/STYLE.md, "A load tool is one
-adapter").
+analysis ask the tool instead of naming it: adding a tool is one module, never a new
+branch elsewhere.
 
 An adapter is data and pure functions: it builds the command, parses what the tool
 printed, and states its limits, but never runs anything. The driver (bench/driver/tools.py)

@@ -1,4 +1,4 @@
-"""The rooms stay apart (../shared/STYLE.md, Shape of the house): the analysis never
+"""The rooms stay apart (bench/__main__.py: report and compare never load the driver): the analysis never
 imports the driver, not even through a module they share, so a report can be rebuilt with
 no server, database or load tool; the apps never import bench/. Read with `ast`, so a
 lazy import inside a function counts too."""

@@ -45,7 +45,7 @@ def build_report(run_dir: Path) -> ReportPaths:
     """Charts first (the report embeds them), then report.md, report.html and its screenshot."""
     run = load_run(run_dir)
     charts_dir = run_paths.own_output(run.path, "charts")
-    for chart in charts_dir.glob("*") if charts_dir.is_dir() else ():
+    for chart in charts_dir.glob("*.png") if charts_dir.is_dir() else ():  # the names the charts are written to
         run_paths.own_output(charts_dir, chart.name)
     draw_run_charts(run.only_variant(run.variants[0]), charts_dir)
     sweep.draw(run, charts_dir / sweep.CHART, chart_footer(run))

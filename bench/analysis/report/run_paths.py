@@ -19,7 +19,9 @@ _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")  # http:, file:, data:, javas
 def own_output(root: Path, *names: str) -> Path:
     """The path `root/names...` to write a report file to, with no symlink on the way: a
     link the folder arrived with (report.html -> ~/.bashrc, charts -> /etc) is removed, so
-    the write creates the lab's own file inside the run folder instead of following it."""
+    the write creates the lab's own file inside the run folder instead of following it.
+    Only the link goes, never what it points at, and only at a name the report itself
+    writes (which it would overwrite anyway)."""
     path = root
     for name in names:
         path = path / name
