@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from bench.load_tools import is_cross_check
 from bench.schema import Endpoint, Tool
-from lab.stacks import STACKS
+from lab.stacks import DJANGO_ASGI, DJANGO_WSGI, STACKS
 
 ANY_ENDPOINT = "*"
 # make bench should end within 12 minutes: about 30 s of set-up, server start and report,
@@ -110,10 +110,13 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
             "apps that give each server's /ping/ ceiling; quick's levels, 12 wrk rounds on /ping/, 4 on the others, "
             "ab one round on /ping/ and POST /sync/io/", "about 15-25 min", {"ping": 12}, ("ping", "sync-io"),
             stacks=tuple(STACKS), summary="every registered stack, and each server's /ping/ ceiling"),
-    Profile("latency", {ANY_ENDPOINT: (16,)}, 3, 30, 3, 0,
-            "where async pays off: the io endpoints of every stack with the database 0, 0.5, 1, 2 and 5 ms "
-            "away (the lab's relay), 16 connections (twice the 8 threads and pool connections), 3 interleaved "
-            "wrk rounds, no ab", "about 40 min", endpoints=("sync-io", "async-io"),
-            vary={"DB_LATENCY_MS": ("0", "0.5", "1", "2", "5")},
-            summary="where async pays off: io endpoints, the database 0-5 ms away"),
+    Profile("latency", {ANY_ENDPOINT: (16, 64)}, 3, 40, 3, 0,
+            "where async pays off for Django, each stack at its best: POST /sync/io/ with the database 0, 2 and 5 "
+            "ms away (the lab's relay), Django WSGI with 8, 32 and 64 blocking threads, Django ASGI once per round "
+            "trip, at 16 and 64 connections, 3 interleaved wrk rounds, no ab; a round not started 45 minutes after "
+            "the first is skipped and recorded", "about 50 min",
+            endpoints=("sync-io",), stacks=(DJANGO_WSGI, DJANGO_ASGI),
+            vary={"DB_LATENCY_MS": ("0", "2", "5"), "DJANGO_WSGI_BLOCKING_THREADS": ("8", "32", "64")},
+            round_budget_s=2700,
+            summary="where async pays off: Django at 0-5 ms from the database, WSGI at 8-64 threads"),
 )}

@@ -32,6 +32,8 @@ class Flag(StrEnum):
     ERRORS = "errors"  # some requests failed (non-2xx, socket errors, timeouts)
     CLIENT_BOUND = "client_bound"  # load generator used > 80 % of its CPUs
     DB_BOUND = "db_bound"  # MariaDB used > 80 % of DB_CPUS
+    # MariaDB, the relay and (on the same CPUs) the load generator used > 80 % of those CPUs together
+    SHARED_CPUS_BOUND = "shared_cpus_bound"
     DB_OPEN_TRANSACTIONS = "db_open_transactions"  # transactions still open after the level
     DB_HISTORY_GROWTH = "db_history_growth"  # InnoDB history list grew over the level
     # The level did not measure a steady state; counted nowhere (EXCLUDING_FLAGS).

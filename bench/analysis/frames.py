@@ -12,6 +12,8 @@ since their repeats are not interleaved rounds and nothing here could pair them.
 
 from __future__ import annotations
 
+import itertools
+
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,19 +127,32 @@ class Run:
 
     @property
     def variants(self) -> list[str]:
-        """The run's variants ("" alone when it varied nothing), the database's latency first."""
-        found = self.rows.drop_duplicates("variant")[["variant", "db_latency_ms"]]
-        return list(found.sort_values(["db_latency_ms", "variant"], kind="stable")["variant"]) or [""]
+        """The run's variants ("" alone when it varied nothing), the database's latency first.
+        A variant is one value of every axis: a unit that reads fewer settings (a stack is not
+        run again for a setting it does not read) belongs to every variant it agrees with."""
+        labels = sorted(self.rows.drop_duplicates("variant")["variant"])
+        vary = (self.info.get("plan") or {}).get("vary")
+        if isinstance(vary, dict) and vary and all(isinstance(v, list) for v in vary.values()):
+            keys = list(vary)
+            full = [",".join(f"{k}={v}" for k, v in zip(keys, combo, strict=True))
+                    for combo in itertools.product(*(vary[k] for k in keys))]
+            labels = [f for f in full if any(_belongs(label, f) for label in labels)] or labels
+        latency = {label: _pairs(label).get("DB_LATENCY_MS") for label in labels}
+        return sorted(labels, key=lambda label: float(latency[label] or 0)) or [""]
 
     def only_variant(self, variant: str) -> Run:
-        """The run as if it had measured this variant alone: its rows and its units' stacks."""
+        """The run as if it had measured this variant alone: the rows and units' stacks that
+        belong to it (their settings agree with it), relabelled with it."""
         if self.variants == [variant]:
             return self
-        suffix = f"@{variant}" if variant else ""
-        stacks = {unit.removesuffix(suffix): info for unit, info in (self.info.get("stacks") or {}).items()
-                  if (unit.endswith(suffix) if suffix else "@" not in unit)}
-        rows = self.rows[self.rows["variant"] == variant].reset_index(drop=True)
-        return Run(self.path, {**self.info, "stacks": stacks}, rows, self.problems)
+        stacks = {}
+        for unit, info in (self.info.get("stacks") or {}).items():
+            stack, _, label = unit.partition("@")
+            if _belongs(label, variant):
+                stacks[stack] = info
+        rows = self.rows[self.rows["variant"].map(lambda label: _belongs(label, variant))].copy()
+        rows["variant"] = variant
+        return Run(self.path, {**self.info, "stacks": stacks}, rows.reset_index(drop=True), self.problems)
 
     @property
     def speeds(self) -> list[float]:
@@ -146,6 +161,16 @@ class Run:
             return [float(r["speed"]) for r in self.rounds
                     if isinstance(r.get("speed"), (int, float)) and not isinstance(r.get("speed"), bool)]
         return self.rows.drop_duplicates(ROUND_KEYS)["speed"].dropna().tolist()
+
+
+def _pairs(label: str) -> dict[str, str]:
+    """'DB_LATENCY_MS=5,DJANGO_WSGI_BLOCKING_THREADS=32' -> {'DB_LATENCY_MS': '5', ...}."""
+    return dict(part.split("=", 1) for part in label.split(",") if "=" in part)
+
+
+def _belongs(label: str, variant: str) -> bool:
+    """A unit's variant belongs to a run's variant when it names no value the other does not."""
+    return _pairs(label).items() <= _pairs(variant).items()
 
 
 def load_run(path: str | Path) -> Run:

@@ -24,6 +24,8 @@ CAUTIONS = {
                        "client, not the stack",
     Flag.DB_BOUND: "are db-bound (MariaDB used over 80 % of its CPUs): they measure the database set-up, "
                    "not the stack",
+    Flag.SHARED_CPUS_BOUND: "are shared-CPU-bound (MariaDB, the latency relay and the load generator used over "
+                            "80 % of the CPUs they share): they measure the database side, not the stack",
     Flag.ERRORS: "had failed requests",
     Flag.DB_OPEN_TRANSACTIONS: "left transactions open in MariaDB",
     Flag.DB_HISTORY_GROWTH: "let InnoDB's history list grow",

@@ -32,12 +32,32 @@ from lab.serve import Server, ServerDied
 
 CLIENT_BOUND_SHARE = 0.8
 DB_BOUND_SHARE = 0.8
+SHARED_BOUND_SHARE = 0.8
 HISTORY_GROWTH_LIMIT = 1000  # undo log records left unpurged after a level
 WARMUP_FLOOR_S = 10
 
 
-def resource_flags(status: str, valid: bool, error_count: int | None, client: dict, database: dict) -> list[str]:
-    """Flags about the set-up and the tool's own verdict (see schema.Flag)."""
+def shared_cpus_share(client: dict, database: dict, relay: dict | None, db_cpus: tuple[int, ...]) -> float | None:
+    """The share of the database side's CPUs used by everything pinned there together:
+    MariaDB and the latency relay (both on DB_CPUS), and the load generator when CLIENT_CPUS
+    overlaps them. None when fewer than two of them ran there (then the one-process flags,
+    client_bound and db_bound, say all there is)."""
+    cpus, used = set(db_cpus), []
+    if database.get("cpu_pct") is not None:
+        used.append(database["cpu_pct"] / 100)
+    if relay and relay.get("cpu_share") is not None:
+        used.append(relay["cpu_share"])
+    client_cpus = set(client.get("cpus") or ())
+    if client_cpus & cpus and client.get("cpu_pct") is not None:
+        used.append(client["cpu_pct"] / 100)
+        cpus |= client_cpus
+    return sum(used) / len(cpus) if len(used) >= 2 and cpus else None
+
+
+def resource_flags(status: str, valid: bool, error_count: int | None, client: dict, database: dict,
+                   shared_share: float | None = None) -> list[str]:
+    """Flags about the set-up and the tool's own verdict (see schema.Flag). `shared_share`:
+    shared_cpus_share, flagged when no single process's flag already says the CPUs were full."""
     flags = []
     if status == "failed":
         flags.append(Flag.FAILED)
@@ -49,6 +69,9 @@ def resource_flags(status: str, valid: bool, error_count: int | None, client: di
         flags.append(Flag.CLIENT_BOUND)
     if (database.get("cpu_share") or 0) > DB_BOUND_SHARE:
         flags.append(Flag.DB_BOUND)
+    if ((shared_share or 0) > SHARED_BOUND_SHARE
+            and not {Flag.CLIENT_BOUND, Flag.DB_BOUND} & set(flags)):
+        flags.append(Flag.SHARED_CPUS_BOUND)
     if database.get("open_trx_after"):
         flags.append(Flag.DB_OPEN_TRANSACTIONS)
     before, after = database.get("history_before"), database.get("history_after")
@@ -181,7 +204,8 @@ def build_row(context: LevelContext, unit: str, round_: Round, measured: Measure
         "window": window.record(), "warmup": warm.record(), "drain": drain, "steady": steady.record(),
         "noise": measured.noise, "speed": speed, "flags": [], "raw": raw_relative,
     }
-    flags = resource_flags(row["status"], row["valid"], error_count, client, measured.database)
+    flags = resource_flags(row["status"], row["valid"], error_count, client, measured.database,
+                           shared_cpus_share(client, measured.database, measured.relay, context.settings.db_cpus))
     if ok:
         flags += validity_flags(requests, window, steady)
         if not drain["drained"]:

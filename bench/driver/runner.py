@@ -25,7 +25,7 @@ from bench.driver.results import RunFiles
 from bench.driver.round_trip import failed_delays, verify_relay
 from bench.driver.schedule import Round, build_rounds
 from bench.driver.tools import now
-from bench.driver.variants import UNIT_SEPARATOR, Variant, build_variants, split_unit, unit_settings
+from bench.driver.variants import UNIT_SEPARATOR, Variant, build_variants, split_unit, stack_units, unit_settings
 from bench.driver.verify import verify
 from bench.driver.window import TARGET_COMPLETIONS_PER_CONNECTION
 from bench.profiles import Profile, ToolPlan
@@ -59,8 +59,8 @@ class Plan:
         return build_variants(self.vary)
 
     def units(self) -> tuple[str, ...]:
-        """Every (stack, variant) the run measures, variant by variant."""
-        return tuple(v.unit(s) for v in self.variants() for s in self.stacks)
+        """Every (stack, variant) the run measures, variant by variant (variants.stack_units)."""
+        return stack_units(self.variants(), self.stacks)
 
     def rounds(self, units: tuple[str, ...] | None = None) -> list[Round]:
         tool_plan = ToolPlan(self.profile, self.tools)

@@ -1,8 +1,13 @@
 """Settings a run varies (`--vary KEY=v1,v2,...`, or a profile's axes): every value of
-every axis (their cartesian product) is a variant, and each stack runs once per variant,
-its own server with those settings, up for the whole run like every other. A round then
-measures every (stack, variant) unit at one level in a fresh random order, so a curve
-along an axis is compared within rounds too.
+every axis (their cartesian product) is a variant, and each stack runs once per variant
+of the settings it reads, its own server with those settings, up for the whole run like
+every other. A round then measures every (stack, variant) unit at one level in a fresh
+random order, so a curve along an axis is compared within rounds too.
+
+A stack is not run again for a setting it does not read: with
+`--vary DB_LATENCY_MS=0,5 --vary DJANGO_WSGI_BLOCKING_THREADS=8,32`, Django WSGI runs
+four times and Django ASGI twice (`django-asgi@DB_LATENCY_MS=5`), and the analysis pairs
+the ASGI unit with each WSGI unit at the same round trip (bench/analysis/frames.py).
 
 A unit is named `stack` (the run varies nothing) or `stack@KEY=value[,KEY=value]`.
 """
@@ -14,6 +19,7 @@ from dataclasses import dataclass
 
 from lab.config import ConfigError, Settings, load
 from lab.errors import UsageError
+from lab.stacks import STACKS
 
 # Settings that change results and can be varied, with what each one is.
 VARIABLE_SETTINGS: dict[str, str] = {
@@ -26,6 +32,21 @@ VARIABLE_SETTINGS: dict[str, str] = {
     "FASTAPI_SYNC_THREADS": "FastAPI's threads (one mysqlclient connection each) on the sync path",
 }
 UNIT_SEPARATOR = "@"
+# Settings only some apps read (the others are read by the stack's own entry: its workers and
+# threads keys); DB_LATENCY_MS is read by every app that talks to the database.
+APP_SETTINGS: dict[str, tuple[str, ...]] = {
+    "django": ("DB_LATENCY_MS",),
+    "fastapi": ("DB_LATENCY_MS", "FASTAPI_POOL_SIZE", "FASTAPI_SYNC_THREADS"),
+    "raw": (),
+}
+
+
+def reads(stack: str, key: str) -> bool:
+    """Whether the stack's server changes with this setting (an unknown stack: assume it does)."""
+    entry = STACKS.get(stack)
+    if entry is None:
+        return True
+    return key in (entry.workers_key, entry.threads_key) or key in APP_SETTINGS.get(entry.app, (key,))
 
 
 class VaryError(UsageError, ValueError):
@@ -49,6 +70,10 @@ class Variant:
 
     def unit(self, stack: str) -> str:
         return f"{stack}{UNIT_SEPARATOR}{self.label}" if self.values else stack
+
+    def for_stack(self, stack: str) -> Variant:
+        """The part of this variant the stack reads: what its server is started with."""
+        return Variant(tuple((k, v) for k, v in self.values if reads(stack, k)))
 
     def settings(self) -> Settings:
         return load(self.overrides)
@@ -104,3 +129,8 @@ def build_variants(axes: dict[str, tuple[str, ...]]) -> list[Variant]:
         return [Variant()]
     keys = list(axes)
     return [Variant(tuple(zip(keys, combo, strict=True))) for combo in itertools.product(*(axes[k] for k in keys))]
+
+
+def stack_units(variants: list[Variant], stacks: tuple[str, ...]) -> tuple[str, ...]:
+    """Every (stack, variant of the settings it reads) once, variant by variant."""
+    return tuple(dict.fromkeys(v.for_stack(s).unit(s) for v in variants for s in stacks))

@@ -4,6 +4,7 @@
 from collections import Counter
 
 from bench.driver.schedule import build_rounds
+from bench.driver.variants import build_variants, stack_units
 from bench.profiles import PROFILES, ToolPlan
 from bench.schema import Endpoint, Tool
 
@@ -66,13 +67,15 @@ def test_profiles_round_trip_through_run_json():
         assert type(profile).from_record(profile.record()) == profile
 
 
-def test_the_latency_profile_sweeps_the_io_endpoints_across_round_trips_with_wrk_alone():
+def test_the_latency_profile_measures_django_at_each_round_trip_with_wsgi_at_each_thread_count():
     latency = PROFILES["latency"]
-    assert latency.endpoints == ("sync-io", "async-io") and latency.vary == {
-        "DB_LATENCY_MS": ("0", "0.5", "1", "2", "5")}
+    assert latency.endpoints == ("sync-io",) and latency.stacks == ("django-wsgi", "django-asgi")
+    assert latency.vary == {"DB_LATENCY_MS": ("0", "2", "5"), "DJANGO_WSGI_BLOCKING_THREADS": ("8", "32", "64")}
+    units = stack_units(build_variants(latency.vary), latency.stacks)
+    # ASGI reads no WSGI thread setting: one server per round trip, not three
+    assert len(units) == 3 * 3 + 3 and "django-asgi@DB_LATENCY_MS=5" in units
+    assert "django-wsgi@DB_LATENCY_MS=5,DJANGO_WSGI_BLOCKING_THREADS=32" in units
     plan = ToolPlan(latency, (Tool.WRK, Tool.AB))
-    units = tuple(f"{s}@DB_LATENCY_MS={v}" for v in latency.vary["DB_LATENCY_MS"] for s in STACKS)
-    found = build_rounds(units, (Tool.WRK, Tool.AB), (Endpoint.SYNC_IO, Endpoint.ASYNC_IO), plan.levels,
-                         plan.repeats, 3)
+    found = build_rounds(units, (Tool.WRK, Tool.AB), (Endpoint.SYNC_IO,), plan.levels, plan.repeats, 3)
     assert {r.tool for r in found} == {Tool.WRK} and len(found) == 2 * latency.repeats
     assert all(sorted(r.order) == sorted(units) for r in found)

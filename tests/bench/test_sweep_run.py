@@ -101,20 +101,37 @@ def test_the_report_has_the_sweep_section_and_chart(latency_run):
     assert "**Where does async pay off?" in text
 
 
-def test_a_sweep_over_a_server_setting_starts_a_server_per_value(database, sweep_db, tmp_path):
+def test_a_sweep_over_a_server_setting_starts_a_server_per_value_for_the_stacks_that_read_it(database, sweep_db,
+                                                                                              tmp_path):
     out = tmp_path / "out"
-    proc = subprocess.run([SCRIPTS["wrk"], "--stacks", "django-wsgi", "--endpoints", "ping", "--concurrency", "2",
-                           *SMOKE, "--vary", "DJANGO_WSGI_BLOCKING_THREADS=2,4", "--out", str(out)],
+    proc = subprocess.run([SCRIPTS["wrk"], "--stacks", "django-wsgi django-asgi", "--endpoints", "ping",
+                           "--concurrency", "2", *SMOKE, "--vary", "DJANGO_WSGI_BLOCKING_THREADS=2,4", "--out",
+                           str(out)],
                           env=driver_env(sweep_db, tmp_path / "io", uuid.uuid4().hex), capture_output=True,
                           text=True, timeout=200)
     assert proc.returncode == 0, proc.stderr
-    run, rows = read_run(run_dirs(out)[0])
+    run_dir = run_dirs(out)[0]
+    run, rows = read_run(run_dir)
     for threads in (2, 4):
         info = run["stacks"][f"django-wsgi@DJANGO_WSGI_BLOCKING_THREADS={threads}"]
         command = info["server_command"]
         assert command[command.index("--blocking-threads") + 1] == str(threads)
         assert info["verification"]["passed"]
-    assert sorted(r["varied"]["DJANGO_WSGI_BLOCKING_THREADS"] for r in rows) == [2.0, 4.0]
+    assert sorted(run["stacks"]) == ["django-asgi", "django-wsgi@DJANGO_WSGI_BLOCKING_THREADS=2",
+                                     "django-wsgi@DJANGO_WSGI_BLOCKING_THREADS=4"]  # ASGI reads no thread setting
+    wsgi = [r for r in rows if r["stack"] == "django-wsgi"]
+    assert sorted(r["varied"]["DJANGO_WSGI_BLOCKING_THREADS"] for r in wsgi) == [2.0, 4.0]
+    assert [r["variant"] for r in rows if r["stack"] == "django-asgi"] == [""]
+    # the analysis pairs the one ASGI server with each WSGI one
+    from bench.analysis.frames import load_run, round_ratios
+
+    whole = load_run(run_dir)
+    assert whole.variants == ["DJANGO_WSGI_BLOCKING_THREADS=2", "DJANGO_WSGI_BLOCKING_THREADS=4"]
+    for variant in whole.variants:
+        alone = whole.only_variant(variant)
+        assert set(alone.rows["stack"]) == {"django-wsgi", "django-asgi"} and set(alone.stacks) >= {
+            "django-wsgi", "django-asgi"}
+        assert len(round_ratios(alone.rows, "django-asgi", "django-wsgi")) == 1 or not alone.rows["counted"].all()
 
 
 @pytest.mark.parametrize(("args", "env", "message"), [

@@ -6,7 +6,16 @@ from __future__ import annotations
 import pytest
 
 from bench.driver.relay_process import level_reading, relay_bound, tolerance_ms
-from bench.driver.variants import VARIABLE_SETTINGS, Variant, VaryError, build_variants, parse_vary, split_unit
+from bench.driver.variants import (
+    VARIABLE_SETTINGS,
+    Variant,
+    VaryError,
+    build_variants,
+    parse_vary,
+    reads,
+    split_unit,
+    stack_units,
+)
 
 
 def test_values_are_checked_like_settings_env_and_written_one_way():
@@ -75,3 +84,16 @@ def test_a_relay_that_sends_late_on_average_bound_the_level():
     assert late["lag_excess_mean_ms"] == pytest.approx(0.3) and relay_bound(late)
     idle = level_reading(_counters(5, 0.0, 0.0), _counters(5, 0.0, 0.0), 10.0, 0.0)
     assert idle["lag_excess_mean_ms"] is None and not relay_bound(idle) and not relay_bound(None)
+
+
+def test_a_stack_runs_once_per_value_of_the_settings_it_reads():
+    variants = build_variants({"DB_LATENCY_MS": ("0", "5"), "DJANGO_WSGI_BLOCKING_THREADS": ("8", "32")})
+    units = stack_units(variants, ("django-wsgi", "django-asgi", "fastapi", "raw-wsgi"))
+    assert units == ("django-wsgi@DB_LATENCY_MS=0,DJANGO_WSGI_BLOCKING_THREADS=8", "django-asgi@DB_LATENCY_MS=0",
+                     "fastapi@DB_LATENCY_MS=0", "raw-wsgi@DJANGO_WSGI_BLOCKING_THREADS=8",
+                     "django-wsgi@DB_LATENCY_MS=0,DJANGO_WSGI_BLOCKING_THREADS=32",
+                     "raw-wsgi@DJANGO_WSGI_BLOCKING_THREADS=32",
+                     "django-wsgi@DB_LATENCY_MS=5,DJANGO_WSGI_BLOCKING_THREADS=8", "django-asgi@DB_LATENCY_MS=5",
+                     "fastapi@DB_LATENCY_MS=5", "django-wsgi@DB_LATENCY_MS=5,DJANGO_WSGI_BLOCKING_THREADS=32")
+    assert reads("fastapi", "FASTAPI_POOL_SIZE") and not reads("django-asgi", "FASTAPI_POOL_SIZE")
+    assert not reads("raw-asgi", "DB_LATENCY_MS") and reads("an-unknown-stack", "DB_LATENCY_MS")

@@ -30,6 +30,7 @@ MARKS: dict[str, Mark] = {
     Flag.INVALID: Mark("D", 45, "invalid row (the tool's own figure, not counted)"),
     Flag.CLIENT_BOUND: Mark("^", 85, "client-bound: measures the client"),
     Flag.DB_BOUND: Mark("s", 110, "db-bound: measures MariaDB"),
+    Flag.SHARED_CPUS_BOUND: Mark("H", 130, "shared-CPU-bound: measures the database side"),
     Flag.ERRORS: Mark("*", 140, "some requests failed"),
     Flag.DB_OPEN_TRANSACTIONS: Mark("P", 165, "transactions left open"),
     Flag.DB_HISTORY_GROWTH: Mark("h", 190, "InnoDB history grew"),

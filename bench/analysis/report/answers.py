@@ -37,7 +37,8 @@ WORDS = {
                     "mixed": "It depends on the endpoint", "noise": "Not for throughput: within noise"},
 }
 # Flags of counted rows that make a ratio measure the set-up rather than the stacks.
-SETUP_FLAGS = {Flag.CLIENT_BOUND: "client-bound", Flag.DB_BOUND: "db-bound"}
+SETUP_FLAGS = {Flag.CLIENT_BOUND: "client-bound", Flag.DB_BOUND: "db-bound",
+               Flag.SHARED_CPUS_BOUND: "shared-CPU-bound"}
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 

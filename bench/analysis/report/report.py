@@ -18,7 +18,7 @@ import pandas as pd
 from bench.analysis import markdown, sentences, stats, validity, verdicts
 from bench.analysis.charts.plots import METRICS, SUMMARY_CHART, chart_footer, chart_name, draw_run_charts
 from bench.analysis.frames import Run, RunError, aggregate, flagged_rows, load_run, ordered
-from bench.analysis.report import answers, browser, context, earlier, precision, run_paths, servers, sweep
+from bench.analysis.report import answers, browser, capacity, context, earlier, precision, run_paths, servers, sweep
 from bench.analysis.stacks import BASELINE, endpoint_sort_key, endpoint_title
 from bench.schema import ERROR_KEYS, EXCLUDING_FLAGS, MIN_COMPLETIONS_PER_CONNECTION, STEADY_TOLERANCE, Flag
 
@@ -72,11 +72,11 @@ def render_markdown(whole: Run, alike: list[Run] | None = None) -> str:
     runs like it to pool (bench/analysis/report/earlier.py), found beside the run when not given."""
     run = whole.only_variant(whole.variants[0])
     levels = aggregate(run.rows)
-    along = sweep.section(whole)
+    along = capacity.sweep_section(whole)
     pooled = earlier.pool(run, earlier.like_this(run) if alike is None else alike)
     parts = [
         context.title(whole),
-        answers.section(run, levels, sweep.async_answer(whole), pooled),
+        answers.section(run, levels, capacity.async_answer(whole), pooled),
         *([along, f"*The sections below read {whole.variants[0] or 'the direct connection'} alone; "
                   "every flagged row of the run is listed under Flagged rows.*"] if along else []),
         earlier.section(pooled),
@@ -198,6 +198,10 @@ def _why(row: Any) -> str:
         reasons.append(f"client CPU {_share(row.client_cpu_share)} of its CPUs")
     if Flag.DB_BOUND in row.flags:
         reasons.append(f"MariaDB CPU {_share(row.db_cpu_share)} of its CPUs")
+    if Flag.SHARED_CPUS_BOUND in row.flags:
+        reasons.append(f"MariaDB {_share(row.db_cpu_share)} of its CPUs, relay {_share(row.relay_cpu_share)} "
+                       f"of one CPU, client {_share(row.client_cpu_share)} of its CPUs, together over "
+                       "80 % of the CPUs they share")
     if Flag.DB_OPEN_TRANSACTIONS in row.flags:
         reasons.append(f"open transactions {_plain_num(row.db_open_trx_before)} → "
                        f"{_plain_num(row.db_open_trx_after)}")

@@ -32,6 +32,7 @@ from lab.stacks import DJANGO_ASGI, DJANGO_WSGI, FASTAPI
 
 LATENCY = "DB_LATENCY_MS"
 CPU_BOUND_SHARE = 0.85
+CLIENT_BINDS = "the client's"
 CHART = "sweep.png"
 TABLE_HEADERS = ("endpoint", "connections", "setting", "stack", "rounds counted / rows", "throughput (RPS) [95 %]",
                  "p99 (ms)",
@@ -114,12 +115,22 @@ def binds(run: Run, row: pd.Series) -> str:
         return "unknown (nothing counted)"
     if row["cpu_share"] >= CPU_BOUND_SHARE:
         return f"CPU ({row['cpu_share']:.0%} of quota)"
-    if "db_bound" in (row.get("flags") or ()):
+    flags = row.get("flags") or ()
+    if "db_bound" in flags:
         return "MariaDB's CPU (db_bound: it shares its CPU with the load generator)"
+    if "shared_cpus_bound" in flags:
+        return ("the database side's CPU (shared_cpus_bound: MariaDB, the relay and the load generator "
+                "together filled the CPUs they share)")
     most, limit = in_flight_limit(run, row["stack"], row["endpoint"], row["variant"])
     if limit is not None and most < row["concurrency"]:
         return f"its {most:g} {limit.what} ({limit.setting})"
-    return f"waiting on the database, all {row['concurrency']} connections in flight"
+    return f"{CLIENT_BINDS} {row['concurrency']} connections (all in flight, the server had headroom)"
+
+
+def client_limited(run: Run, row: pd.Series) -> bool:
+    """The client's connections set this level's rate while the server had headroom: a level
+    that says nothing of the stack's capacity (bench/analysis/report/capacity.py)."""
+    return binds(run, row).startswith(CLIENT_BINDS)
 
 
 def ratios(run: Run, key: str, a: str, b: str) -> dict[tuple[str, int, str, float], stats.Verdict]:
@@ -189,30 +200,6 @@ def _kind(verdict: stats.Verdict) -> str:
     return f"({verdict.n} rounds, {verdict.kind})"
 
 
-def async_answer(run: Run) -> str | None:
-    """The first screen's "where does async pay off?" when the run swept the database round
-    trip: from which round trip Django ASGI serves more than WSGI on an io endpoint."""
-    if axis(run) != LATENCY:
-        return None
-    found = ratios(run, LATENCY, DJANGO_ASGI, DJANGO_WSGI)
-    if not found:
-        return "**Where does async pay off? No verdict**: no round counted both Django ASGI and WSGI."
-    parts, first_ahead = [], None
-    several = len({k[1] for k in found}) > 1
-    for where in sorted({k[:3] for k in found}, key=lambda k: (endpoint_sort_key(k[0]), k[1], k[2])):
-        points = sorted((k[3], v) for k, v in found.items() if k[:3] == where)
-        ahead = [x for x, v in points if v.kind is stats.Kind.AHEAD]
-        if ahead:
-            first_ahead = min(first_ahead if first_ahead is not None else math.inf, ahead[0])
-        parts.append(f"{_where(*where, several)}: " + ", ".join(f"{x:g} ms **{fmt_interval(v)}**" for x, v in points))
-    head = (f"from a {first_ahead:g} ms database round trip on" if first_ahead is not None
-            else "nowhere on this axis: ASGI is never ahead beyond noise on")
-    word = f"From {first_ahead:g} ms" if first_ahead is not None else "Not here"
-    return (f"**Where does async pay off? {word}"
-            f"**: Django ASGI serves more than WSGI {head} the io endpoints. ASGI/WSGI throughput by round trip "
-            f"added: {'; '.join(parts)} (details: the section below).")
-
-
 def _relay_lines(run: Run) -> list[str]:
     relay = run.meta("relay")
     if not isinstance(relay, dict):
@@ -229,8 +216,9 @@ def _relay_lines(run: Run) -> list[str]:
              "(its 0 ms listener against the direct path). At 0 ms the apps connect directly.")]
 
 
-def section(run: Run) -> str:
-    """The report's sweep section ("" when the run varied nothing)."""
+def section(run: Run, capacity_text: str = "") -> str:
+    """The report's sweep section ("" when the run varied nothing); `capacity_text`: each stack at
+    its best setting (bench/analysis/report/capacity.py), after the ratios."""
     key = axis(run)
     if key is None:
         return ""
@@ -246,12 +234,14 @@ def section(run: Run) -> str:
              f"{int(frame['concurrency'].max()) if not frame.empty else '?'} connections. Throughput: geometric mean "
              "of counted rounds [95 % interval]; ratios: paired within rounds at the same setting. *What binds*: "
              f"CPU where the server used at least {CPU_BOUND_SHARE:.0%} of its quota, else MariaDB where it was "
-             "db_bound, else what caps the requests it has in flight (its threads or pool, or the client's "
-             "connections). Flags stay visible: "
-             "db_bound, relay_bound and client_bound rows measured the set-up, not the stack.")
+             "db_bound or shared_cpus_bound, else what caps the requests it has in flight (its threads or pool, or the client's "
+             "connections: then the server had headroom and the level is no measure of its capacity). "
+             "Flags stay visible: db_bound, shared_cpus_bound, relay_bound and client_bound rows measured the "
+             "set-up, not the stack.")
     parts = [title, intro, *_relay_lines(run), f"![Throughput and p99 along {key}](charts/{CHART})",
              "### What binds where", "\n".join(f"- {line}" for line in stack_sentences(run, key, frame)),
              "### Ratios within rounds", "\n".join(f"- {line}" for line in ratio_lines(run, key)) or "- none counted",
+             *([capacity_text] if capacity_text else []),
              markdown.table(TABLE_HEADERS, rows) if rows else "No row was measured."]
     return "\n\n".join(parts)
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from bench.analysis.frames import Run, load_run
-from bench.analysis.report import sweep
+from bench.analysis.report import capacity, sweep
 from lab.config import ROOT
 
 LATENCY_RUN = ROOT / "fixtures" / "runs" / "20261201T140323Z-wrk-ab"
@@ -34,7 +34,7 @@ def level(stack: str, endpoint: str, cpu_share: float, variant: str = "DB_LATENC
     ("django-wsgi", "sync-io", 0.40, "its 8 blocking threads (DJANGO_WSGI_BLOCKING_THREADS)"),
     ("fastapi", "sync-io", 0.30, "its 8 sync threads (FASTAPI_SYNC_THREADS)"),
     ("fastapi", "async-io", 0.30, "its 8 pool connections (FASTAPI_POOL_SIZE)"),
-    ("django-asgi", "async-io", 0.50, "waiting on the database, all 16 connections in flight"),
+    ("django-asgi", "async-io", 0.50, "the client's 16 connections (all in flight, the server had headroom)"),
     ("django-wsgi", "sync-io", math.nan, "unknown (nothing counted)"),
 ])
 def test_what_binds_comes_from_cpu_and_the_stacks_own_limit(stack, endpoint, cpu, expected):
@@ -56,13 +56,13 @@ def test_a_varied_limit_is_read_from_the_variant_and_scaled_by_workers():
     assert (most, limit.setting) == (32, "DJANGO_WSGI_BLOCKING_THREADS")
     # 32 threads are more than the 16 connections: the client's concurrency binds, not the threads
     assert sweep.binds(run, level("django-wsgi", "sync-io", 0.4, "DB_LATENCY_MS=5,DJANGO_WSGI_BLOCKING_THREADS=32")) \
-        == "waiting on the database, all 16 connections in flight"
+        == "the client's 16 connections (all in flight, the server had headroom)"
     assert sweep.in_flight_limit(run, "django-asgi", "sync-io", "")[0] == math.inf
 
 
 def test_a_run_without_an_axis_has_no_sweep_section():
     run = load_run(ROOT / "fixtures" / "runs" / "20261201T163434Z-wrk-ab")
-    assert sweep.axis(run) is None and sweep.section(run) == "" and sweep.async_answer(run) is None
+    assert sweep.axis(run) is None and sweep.section(run) == "" and capacity.async_answer(run) is None
 
 
 @pytest.mark.skipif(not LATENCY_RUN.exists(), reason="the saved latency run")
@@ -77,7 +77,7 @@ def test_the_saved_latency_run_reads_as_a_finding():
     for line in ("### What binds where", "### Ratios within rounds", "ASGI/WSGI, POST /sync/io/",
                  "FastAPI/WSGI, POST /async/io/", "added round trip, mysqlclient / aiomysql"):
         assert line in text
-    assert sweep.async_answer(run).startswith("**Where does async pay off? ")
+    assert capacity.async_answer(run).startswith("**Where does async pay off? ")
 
 
 @pytest.mark.skipif(not LATENCY_RUN.exists(), reason="the saved latency run")
