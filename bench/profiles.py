@@ -110,11 +110,11 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
             "apps that give each server's /ping/ ceiling; quick's levels, 12 wrk rounds on /ping/, 4 on the others, "
             "ab one round on /ping/ and POST /sync/io/", "about 15-25 min", {"ping": 12}, ("ping", "sync-io"),
             stacks=tuple(STACKS), summary="every registered stack, and each server's /ping/ ceiling"),
-    Profile("latency", {ANY_ENDPOINT: (16, 64)}, 3, 40, 3, 0,
+    Profile("latency", {ANY_ENDPOINT: (16, 64)}, 3, 40, 5, 0,
             "where async pays off for Django, each stack at its best: POST /sync/io/ with the database 0, 2 and 5 "
             "ms away (the lab's relay), Django WSGI with 8, 32 and 64 blocking threads, Django ASGI once per round "
-            "trip, at 16 and 64 connections, 3 interleaved wrk rounds, no ab; a round not started 45 minutes after "
-            "the first is skipped and recorded", "about 50 min",
+            "trip, at 16 and 64 connections, 5 interleaved wrk rounds, no ab; a round not started 45 minutes after "
+            "the first is skipped and recorded", "about 40 min",
             endpoints=("sync-io",), stacks=(DJANGO_WSGI, DJANGO_ASGI),
             vary={"DB_LATENCY_MS": ("0", "2", "5"), "DJANGO_WSGI_BLOCKING_THREADS": ("8", "32", "64")},
             round_budget_s=2700,
