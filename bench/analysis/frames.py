@@ -13,7 +13,6 @@ since their repeats are not interleaved rounds and nothing here could pair them.
 from __future__ import annotations
 
 import itertools
-
 import json
 from dataclasses import dataclass
 from pathlib import Path

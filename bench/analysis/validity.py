@@ -15,7 +15,8 @@ from bench.analysis import markdown, stats
 from bench.analysis.frames import Run
 from bench.schema import EXCLUDING_FLAGS, MIN_COMPLETIONS_PER_CONNECTION, STEADY_TOLERANCE, Flag
 
-MARKED_FLAGS = (Flag.CLIENT_BOUND, Flag.DB_BOUND, Flag.SHARED_CPUS_BOUND, Flag.ERRORS, Flag.DB_OPEN_TRANSACTIONS, Flag.DB_HISTORY_GROWTH)
+MARKED_FLAGS = (Flag.CLIENT_BOUND, Flag.DB_BOUND, Flag.SHARED_CPUS_BOUND, Flag.ERRORS, Flag.DB_OPEN_TRANSACTIONS,
+                Flag.DB_HISTORY_GROWTH)
 
 
 def noise_rule(run: Run) -> str:

@@ -150,6 +150,7 @@ def _panel(ax: Axes, series: list[Series], metric: Metric, title: str) -> set[st
         drawn_values = np.concatenate([centre, high])
         peak = max(peak, float(np.nanmax(drawn_values, initial=-np.inf)))
         _points(ax, s, x, centre, low, high, joined=len(levels) > 1)
+        _rounds(ax, x, high, centre, s.levels["rounds"].to_numpy(dtype=int))
         drawn |= _mark_flags(ax, s, metric, x, centre, at(s.rows["concurrency"]))
     _panel_axes(ax, title, levels, metric, peak)
     return drawn
@@ -171,6 +172,15 @@ def _mark_flags(ax: Axes, s: Series, metric: Metric, x: np.ndarray, centre: np.n
         drawn |= marks.mark(ax, flag, row_x[hit], values[hit], s.colour)
     failed = (s.rows["status"] == "failed").to_numpy(dtype=bool)
     return drawn | marks.mark(ax, Flag.FAILED, row_x[failed], np.full(int(failed.sum()), np.nan), s.colour)
+
+
+def _rounds(ax: Axes, x: np.ndarray, high: np.ndarray, centre: np.ndarray, rounds: np.ndarray) -> None:
+    """The counted rounds each point rests on, in small grey type above its bar."""
+    top = np.where(np.isfinite(high), high, centre)
+    for at, y, n in zip(x, top, rounds, strict=True):
+        if np.isfinite(y):
+            ax.annotate(f"n={n}", (at, y), xytext=(0, 3), textcoords="offset points", ha="center", va="bottom",
+                        fontsize=6, color="dimgrey")
 
 
 def _tool_style(tool: str) -> tuple[str, str]:
@@ -225,7 +235,8 @@ def _legends(ax: Axes, series: list[Series], metric: Metric, drawn: set[str]) ->
     if metric.threshold:
         handles.append(Line2D([], [], color="black", linewidth=1, linestyle=":", label=_wrap(metric.threshold[1])))
     first = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(-0.05, 1.05), fontsize=8, frameon=False,
-                      title=f"over counted rounds:\npoint: {metric.centre}\nbar: {metric.band_short}", title_fontsize=8,
+                      title=f"over counted rounds:\npoint: {metric.centre}\nbar: {metric.band_short}\n"
+                            "n=: rounds counted", title_fontsize=8,
                       alignment="left")
     if drawn:
         ax.add_artist(first)

@@ -65,9 +65,9 @@ def _label(point: RatioPoint) -> str:
         return f"{x:.2f}" if x >= 0.1 else f"{x:.3g}"
 
     interval = f" [{fmt(verdict.low)}–{fmt(verdict.high)}]" if verdict.has_interval else ""
-    text = f"{fmt(verdict.estimate)}×{interval}"
+    text = f"{fmt(verdict.estimate)}×{interval}  n={verdict.n}"
     if verdict.kind is stats.Kind.NO_VERDICT:
-        text += f"  no verdict (n={verdict.n})"
+        text += "  no verdict"
     if point.flags:
         text += f"  ({', '.join(point.flags)}: see report)"
     return text
@@ -101,7 +101,10 @@ def _ratio_axis(ax, points: list[RatioPoint]) -> None:
     ax.xaxis.set_minor_locator(NullLocator())
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}×"))
     ax.axvline(1.0, color="black", linewidth=1)
-    ax.set_xlabel(f"throughput ratio to {stack_label(BASELINE)} (log scale; bar = 95 % interval over paired rounds)")
+    ax.annotate(f"1× = {stack_label(BASELINE)} (baseline)", (1.0, 0), xycoords=("data", "axes fraction"),
+                xytext=(4, 4), textcoords="offset points", fontsize=8, rotation=90, va="bottom")
+    ax.set_xlabel(f"throughput ratio to {stack_label(BASELINE)} (log scale; bar = 95 % interval over paired "
+                  "rounds; n = rounds paired)")
     ax.grid(True, axis="x", alpha=0.3)
 
 

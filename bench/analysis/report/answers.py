@@ -1,28 +1,35 @@
 """The report's first screen: the lab's three questions, one line each, with the throughput
-ratio and its 95 % interval, or "no verdict" with the reason.
+ratio and its 95 % interval, or "no verdict" with the reason. The one-word answer counts
+only the endpoints the profile gave its most rounds (its headline comparisons, planned
+for a ±10 % interval); the others are named as weak with their ratios. "Where does async
+pay off" needs a database round-trip axis: a run without one cites the newest latency run
+(latency_run) and its capacities (bench/analysis/report/capacity.py).
 
 Nothing here is new arithmetic: the ratios are the paired verdicts of verdicts.py, read
 at each endpoint's headline level, as in the Verdicts section below. What this module
 adds is the choice of what a reader must see before scrolling: a one-word answer drawn
-from the tally over every endpoint, and the ratios of the endpoints the run measured in
-the most rounds (its headline comparisons; every endpoint when all had as many).
+from the tally over the headline comparisons (every endpoint when all had as many rounds)
+and their ratios, then the weak ones.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 
 import pandas as pd
 
 from bench.analysis import stats, verdicts
+from bench.analysis.compare import compare
 from bench.analysis.compare.compare_tables import Pooled
-from bench.analysis.frames import Run
-from bench.analysis.report import earlier
+from bench.analysis.frames import Run, RunError, load_run
+from bench.analysis.report import capacity, earlier, sweep
 from bench.analysis.sentences import fmt_interval, short
 from bench.analysis.stacks import endpoint_sort_key, endpoint_title, stack_label
 from bench.analysis.verdicts import LevelVerdict
 from bench.schema import Flag
+from lab.config import ROOT
 from lab.stacks import DJANGO_ASGI, DJANGO_WSGI, FASTAPI, STACKS
 
 ASGI_OR_WSGI = "ASGI or WSGI for Django?"
@@ -40,6 +47,8 @@ WORDS = {
 SETUP_FLAGS = {Flag.CLIENT_BOUND: "client-bound", Flag.DB_BOUND: "db-bound",
                Flag.SHARED_CPUS_BOUND: "shared-CPU-bound"}
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+LATENCY = "DB_LATENCY_MS"
+FIXTURE_RUNS = ROOT / "fixtures" / "runs"
 
 
 def headline_endpoints(run: Run, levels: pd.DataFrame, tool: str) -> list[str]:
@@ -78,6 +87,18 @@ def _tally_word(question: str, tally: Counter) -> str:
     return WORDS[question][shape]
 
 
+def _weak(run: Run, tool: str, heads: dict[str, LevelVerdict], strong: list[str]) -> str:
+    """The endpoints the profile gave fewer rounds than its headline ones (planned for a ±10 %
+    interval): named, with their ratios, and left out of the one-word answer."""
+    weak = [e for e in heads if e not in strong]
+    if not weak:
+        return ""
+    planned = min(run.planned_rounds(tool, e, heads[e].concurrency) or 0 for e in strong)
+    listed = "; ".join(f"{endpoint_title(e)} {fmt_interval(heads[e].verdict)} ({_word(heads[e])})" for e in weak)
+    return (f" Weak, left out of the answer (fewer rounds than the {planned} the profile plans for a "
+            f"±{stats.TARGET_HALF_WIDTH * 100:g} % interval): {listed}.")
+
+
 def _over_runs(found: Pooled | None, a: str, b: str) -> str:
     """One endpoint's a/b over runs: `**0.19× [0.16–0.23]** (3 runs, WSGI ahead; the runs agree, p = 0.40)`."""
     if found is None:
@@ -102,29 +123,29 @@ def pair_answer(run: Run, levels: pd.DataFrame, question: str, a: str, b: str,
         why = f"{' and '.join(missing)} not measured in this run" if missing else "no counted measurement"
         return f"**{question} No verdict**: {why}."
     heads = _headline_verdicts(run, levels, tool, a, b)
-    tally = Counter(head.verdict.kind for head in heads.values())
+    strong = [e for e in headline_endpoints(run, levels, tool) if e in heads] or list(heads)
+    tally = Counter(heads[e].verdict.kind for e in strong)
     decided = sum(tally[k] for k in (stats.Kind.AHEAD, stats.Kind.BEHIND, stats.Kind.WITHIN_NOISE))
     if not decided:
         return (f"**{question} No verdict**: no endpoint has {stats.MIN_ROUNDS} rounds that counted both "
                 f"{stack_label(a)} and {stack_label(b)}.")
-    shown = [e for e in headline_endpoints(run, levels, tool) if e in heads] or list(heads)
     ratios = "; ".join(f"{endpoint_title(e)} **{fmt_interval(heads[e].verdict)}** ({_word(heads[e])})"
-                       for e in shown)
+                       for e in strong)
     undecided = f", no verdict on {tally[stats.Kind.NO_VERDICT]}" if tally[stats.Kind.NO_VERDICT] else ""
     text = (f"**{question} {_tally_word(question, tally)}**: {stack_label(a)} ahead on {tally[stats.Kind.AHEAD]} "
-            f"of {len(heads)} endpoints, {stack_label(b)} on {tally[stats.Kind.BEHIND]}, within noise on "
-            f"{tally[stats.Kind.WITHIN_NOISE]}{undecided}. {short(a)}/{short(b)} throughput ({tool}): {ratios}.")
+            f"of {len(strong)} endpoints, {stack_label(b)} on {tally[stats.Kind.BEHIND]}, within noise on "
+            f"{tally[stats.Kind.WITHIN_NOISE]}{undecided}. {short(a)}/{short(b)} throughput ({tool}): {ratios}."
+            + _weak(run, tool, heads, strong))
     if pooled is None or not pooled.earlier:
         return text
     found = pooled.ratios.get((a, b), {})
     over = "; ".join(f"{endpoint_title(e)} {_over_runs(found.get((e, tool, heads[e].concurrency)), a, b)}"
-                     for e in shown)
+                     for e in strong)
     return f"{text} Over this run and {len(pooled.earlier)} earlier run(s) like it: {over}."
 
 
 def database_point(run: Run) -> str:
-    """The one database the run measured against, as run.json describes it: the driver has
-    no database round-trip axis yet, so a run measures at a single round-trip time."""
+    """The one database the run measured against, as run.json describes it."""
     database = run.meta("database")
     if not isinstance(database, dict):
         return "one database (not described in run.json)"
@@ -134,12 +155,46 @@ def database_point(run: Run) -> str:
     return f"{kind} on {where}{', over loopback' if host in LOOPBACK else ''}"
 
 
+def latency_run(run: Run) -> Run | None:
+    """The newest complete run that swept the database round trip, from the run's own folder
+    (this machine's), else the repository's fixtures/runs/ (the published one); None if none."""
+    for folder in (run.path.parent, FIXTURE_RUNS):
+        found = []
+        for candidate in folder.iterdir() if folder.is_dir() else ():
+            if candidate.is_symlink() or not candidate.is_dir() or candidate.resolve() == run.path.resolve():
+                continue
+            try:
+                info = json.loads((candidate / "run.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            vary = (info.get("plan") or {}).get("vary") if isinstance(info, dict) else None
+            if info.get("status") == "complete" and isinstance(vary, dict) and LATENCY in vary:
+                found.append((str(info.get("started_at") or ""), candidate))
+        for _, candidate in sorted(found, reverse=True):
+            try:
+                return load_run(candidate)
+            except RunError:
+                continue
+    return None
+
+
 def async_answer(run: Run) -> str:
-    """Where async pays off needs the stacks measured across database round-trip times."""
-    return (f"**{ASYNC_PAYS} No verdict**: this run has no database round-trip axis: every level ran against "
-            f"{database_point(run)}, one round-trip time, so it cannot show where waiting on the database starts "
-            "to favour async; the io endpoints' ratios under Verdicts are its one point (`make bench "
-            "PROFILE=latency` measures the axis).")
+    """Where async pays off needs the stacks measured across database round-trip times: this
+    run has one, so the answer is the newest latency run's (latency_run), said as such."""
+    here = f"this run measured one database round trip: every level ran against {database_point(run)}"
+    cited = latency_run(run)
+    if cited is None or not capacity.measured_both(cited):
+        return (f"**{ASYNC_PAYS} No verdict**: {here}, so it cannot show where waiting on the database starts "
+                "to favour async; the io endpoints' ratios under Verdicts are its one point (`make bench "
+                "PROFILE=latency` measures the axis).")
+    word, body = capacity.answer_parts(cited, LATENCY, sweep.table(cited, LATENCY))
+    differ = compare.loud_differences([cited.only_variant(cited.variants[0]), run])
+    alike = ("on the same machine, limits and versions" if not differ else
+             f"where {', '.join(d.key for d in differ[:3])} differ from this run's")
+    where = ("in this run's folder" if cited.path.parent.resolve() == run.path.parent.resolve()
+             else "the repository's published run, in fixtures/runs/")
+    return (f"**{ASYNC_PAYS} {word}, by the latency run `{cited.run_id}`** ({where}, {alike}; {here}). "
+            f"{capacity.PREFACE}: {body} Details: that run's report (`make report RUN={cited.path}`).")
 
 
 def conditions(run: Run) -> str:

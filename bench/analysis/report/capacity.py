@@ -84,9 +84,10 @@ def points(run: Run, key: str, frame: pd.DataFrame) -> list[Point]:
         best, missing = {}, {}
         for stack, levels in here.groupby("stack", sort=False):
             counted = levels[levels["rounds"] >= stats.MIN_ROUNDS]
-            kept = counted[[not sweep.client_limited(run, row) for _, row in counted.iterrows()]]
+            mask = [not sweep.client_limited(run, row) for _, row in counted.iterrows()]
+            kept = counted.loc[pd.Series(mask, index=counted.index, dtype=bool)]
             if kept.empty:
-                missing[stack] = ("fewer than {} counted rounds at every level".format(stats.MIN_ROUNDS)
+                missing[stack] = (f"fewer than {stats.MIN_ROUNDS} counted rounds at every level"
                                   if counted.empty else
                                   f"capacity not reached: the client's connections bound every level "
                                   f"(up to {int(counted['concurrency'].max())}) while the server had headroom")
@@ -179,26 +180,35 @@ def _at_last(key: str, found: list[Point]) -> str:
     return f" At {_fmt_x(key, last)} the best levels: {said}." if said else ""
 
 
-def answer(run: Run, key: str, frame: pd.DataFrame) -> str:
-    """The first screen's "where does async pay off?", from each stack at its best measured setting."""
+PREFACE = "Django ASGI/WSGI throughput, each stack at its best measured setting and connections, by round trip added"
+
+
+def answer_parts(run: Run, key: str, frame: pd.DataFrame) -> tuple[str, str]:
+    """The one word ("From 5 ms", "Not up to 5 ms", "No verdict") and the figures behind it."""
     found = points(run, key, frame)
     word, lines = django_answer(run, key, found)
     wsgi = frame[frame["stack"] == DJANGO_WSGI]
     measured = sorted({b.measured for p in found for s, b in p.best.items() if s == DJANGO_WSGI})
     connections = sorted(int(c) for c in frame["concurrency"].unique())
-    narrow = (f" This run measured Django WSGI with {' / '.join(measured)} only" if len(measured) == 1
+    narrow = (f" The run measured Django WSGI with {' / '.join(measured)} only" if len(measured) == 1
               and "," not in measured[0] else "")
-    narrow += (f"{' and' if narrow else ' This run measured'} at {connections[0]} connections only" if
+    narrow += (f"{' and' if narrow else ' The run measured'} at {connections[0]} connections only" if
                len(connections) == 1 and not wsgi.empty else "")
     narrow += (": more threads or connections can change the answer (`make bench PROFILE=latency` measures "
                "them)." if narrow else "")
-    setup = sorted({_fmt_x(key, p.x) for p in found for s, b in p.best.items()
-                    if s in (DJANGO_ASGI, DJANGO_WSGI) and b.setup_bound})
-    caveat = (f" At {', '.join(setup)} the database side's CPU bound a best level: there the figure is this "
-              "machine's database set-up, not the stack." if setup else "")
-    return (f"**Where does async pay off? {word}** (Django ASGI/WSGI throughput, each stack at its best measured "
-            f"setting and connections, by round trip added): " + "; ".join(lines) + "."
-            + _at_last(key, found) + narrow + caveat + " Details: Capacity, below.")
+    setup = sorted({p.x for p in found for s, b in p.best.items() if s in (DJANGO_ASGI, DJANGO_WSGI)
+                    and b.setup_bound})
+    said = [_fmt_x(key, x) for x in setup]
+    where = " and ".join([", ".join(said[:-1]), said[-1]] if len(said) > 1 else said)
+    caveat = (f" At {where} the database side's CPU bound a best level: there the ratio compares what each stack "
+              "gets from this machine's database set-up, not the stacks' own limits." if setup else "")
+    return word, "; ".join(lines) + "." + _at_last(key, found) + narrow + caveat
+
+
+def answer(run: Run, key: str, frame: pd.DataFrame) -> str:
+    """The first screen's "where does async pay off?", from each stack at its best measured setting."""
+    word, body = answer_parts(run, key, frame)
+    return f"**Where does async pay off? {word}** ({PREFACE}): {body} Details: Capacity, below."
 
 
 def section(run: Run, key: str, frame: pd.DataFrame) -> str:
@@ -233,6 +243,14 @@ def async_answer(run: Run) -> str | None:
     if frame.empty or not {DJANGO_ASGI, DJANGO_WSGI} <= set(frame["stack"]):
         return "**Where does async pay off? No verdict**: the run did not measure both Django ASGI and WSGI."
     return answer(run, sweep.LATENCY, frame)
+
+
+def measured_both(run: Run) -> bool:
+    """The run swept the database round trip and measured both Django stacks along it."""
+    if sweep.axis(run) != sweep.LATENCY:
+        return False
+    frame = sweep.table(run, sweep.LATENCY)
+    return not frame.empty and {DJANGO_ASGI, DJANGO_WSGI} <= set(frame["stack"])
 
 
 def sweep_section(run: Run) -> str:

@@ -174,10 +174,14 @@ def stack_sentences(run: Run, key: str, frame: pd.DataFrame) -> list[str]:
             else:
                 spans.append((what, [row.x]))
         binding = "; ".join(f"{_span(key, xs)}: {what}" for what, xs in spans)
-        lines.append(f"{stack_label(stack)}, {_where(endpoint, concurrency, series, several)}: {first['rps']:.1f} "
-                     f"RPS at {_fmt_x(key, first['x'])}, {last['rps']:.1f} at {_fmt_x(key, last['x'])}{change}. "
+        lines.append(f"{stack_label(stack)}, {_where(endpoint, concurrency, series, several)}: {_rate(first['rps'])} "
+                     f"RPS at {_fmt_x(key, first['x'])}, {_rate(last['rps'])} at {_fmt_x(key, last['x'])}{change}. "
                      f"Binding: {binding}.")
     return lines
+
+
+def _rate(rps: float) -> str:
+    return "no counted round" if math.isnan(rps) else f"{rps:.1f}"
 
 
 def _span(key: str, xs: list[float]) -> str:
@@ -234,8 +238,8 @@ def section(run: Run, capacity_text: str = "") -> str:
              f"{int(frame['concurrency'].max()) if not frame.empty else '?'} connections. Throughput: geometric mean "
              "of counted rounds [95 % interval]; ratios: paired within rounds at the same setting. *What binds*: "
              f"CPU where the server used at least {CPU_BOUND_SHARE:.0%} of its quota, else MariaDB where it was "
-             "db_bound or shared_cpus_bound, else what caps the requests it has in flight (its threads or pool, or the client's "
-             "connections: then the server had headroom and the level is no measure of its capacity). "
+             "db_bound or shared_cpus_bound, else what caps the requests it has in flight (its threads or pool, "
+             "or the client's connections: then the server had headroom and the level is no measure of its capacity). "
              "Flags stay visible: db_bound, shared_cpus_bound, relay_bound and client_bound rows measured the "
              "set-up, not the stack.")
     parts = [title, intro, *_relay_lines(run), f"![Throughput and p99 along {key}](charts/{CHART})",
@@ -253,8 +257,9 @@ def _rps(r) -> str:
 
 
 def draw(run: Run, path: Path, footer: str) -> Path | None:
-    """Throughput (band: 95 % interval) and p99 (band: min-max) along the axis, a column
-    per endpoint, a line per stack; hollow points where rows were flagged."""
+    """Throughput (band: its 95 % interval; n: rounds counted) and p99 (bars: min-max of counted
+    rounds) along the axis, a column per endpoint, a line per stack and setting; hollow rings
+    where rows were flagged."""
     key = axis(run)
     if key is None:
         return None
@@ -276,11 +281,19 @@ def draw(run: Run, path: Path, footer: str) -> Path | None:
             label = style.label + (f" c={concurrency}" if several else "") + (f" {series}" if series else "")
             line = styles[(sorted(on_endpoint["concurrency"].unique()).index(concurrency)
                            + sorted(on_endpoint["series"].unique()).index(series)) % len(styles)]
-            for ax, centre, low, high in ((axes[0][column], "rps", "low", "high"),
-                                          (axes[1][column], "p99", "p99_low", "p99_high")):
-                ax.plot(x, group[centre], marker="o", color=style.colour, label=label, linestyle=line)
-                ax.fill_between(x, group[low].to_numpy(dtype=float), group[high].to_numpy(dtype=float),
-                                color=style.colour, alpha=0.15)
+            top, bottom = axes[0][column], axes[1][column]
+            top.plot(x, group["rps"], marker="o", color=style.colour, label=label, linestyle=line)
+            top.fill_between(x, group["low"].to_numpy(dtype=float), group["high"].to_numpy(dtype=float),
+                             color=style.colour, alpha=0.15)
+            for at, y, n in zip(x, group["high"].fillna(group["rps"]), group["rounds"], strict=True):
+                if np.isfinite(y):
+                    top.annotate(f"n={n}", (at, y), xytext=(0, 3), textcoords="offset points", ha="center",
+                                 fontsize=6, color="dimgrey")
+            p99 = group["p99"].to_numpy(dtype=float)
+            bottom.errorbar(x, p99, yerr=[p99 - group["p99_low"].to_numpy(dtype=float),
+                                          group["p99_high"].to_numpy(dtype=float) - p99],
+                            marker="o", color=style.colour, label=label, linestyle=line, capsize=3)
+            for ax, centre in ((top, "rps"), (bottom, "p99")):
                 flagged = group[group["flags"].apply(bool)]
                 ax.scatter(flagged["x"], flagged[centre], s=110, facecolors="none", edgecolors=style.colour)
         axes[0][column].set_title(endpoint_title(endpoint))
@@ -291,7 +304,9 @@ def draw(run: Run, path: Path, footer: str) -> Path | None:
             ax.set_ylim(bottom=0)
             ax.grid(alpha=0.3)
             ax.set_xticks(np.unique(frame["x"].to_numpy()))
-    axes[0][0].legend(title="hollow ring: a flagged row", fontsize=9, title_fontsize=8)
+    axes[0][0].legend(title="band: 95 % interval of throughput; n=: rounds counted\n"
+                            "p99 bars: min-max over counted rounds; hollow ring: a flagged row",
+                      fontsize=8, title_fontsize=7)
     fig.tight_layout(rect=(0, 0.03, 1, 0.95))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
