@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from bench.analysis import markdown, stats, verdicts
 from bench.analysis.frames import Run, round_ratios
@@ -34,6 +35,8 @@ LATENCY = "DB_LATENCY_MS"
 CPU_BOUND_SHARE = 0.85
 CLIENT_BINDS = "the client's"
 CHART = "sweep.png"
+SERIES_LINES = ("-", "--", ":", "-.")  # one per value of the run's other axes (e.g. WSGI threads)
+SERIES_MARKERS = ("o", "s", "^", "D")
 TABLE_HEADERS = ("endpoint", "connections", "setting", "stack", "rounds counted / rows", "throughput (RPS) [95 %]",
                  "p99 (ms)",
                  "server CPU (share of quota)", "what binds", "flags")
@@ -258,33 +261,34 @@ def _rps(r) -> str:
 
 def draw(run: Run, path: Path, footer: str) -> Path | None:
     """Throughput (band: its 95 % interval; n: rounds counted) and p99 (bars: min-max of counted
-    rounds) along the axis, a column per endpoint, a line per stack and setting; hollow rings
-    where rows were flagged."""
+    rounds) along the axis, a column per endpoint and connection count, a line per stack and
+    setting (colour: the stack; line and marker: its setting); hollow rings where rows were flagged."""
     key = axis(run)
     if key is None:
         return None
     frame = table(run, key)
-    endpoints = sorted(frame["endpoint"].unique(), key=endpoint_sort_key)
-    fig = Figure(figsize=(12, 7.5), dpi=100)
+    columns = sorted({(e, int(c)) for e, c in zip(frame["endpoint"], frame["concurrency"], strict=True)},
+                     key=lambda k: (endpoint_sort_key(k[0]), k[1]))
+    every_series = sorted(frame["series"].unique())
+    fig = Figure(figsize=(max(7, 5.5 * len(columns)), 8.5), dpi=100)
     fig.suptitle(f"Throughput and p99 along {key}" + (" (database round trip added, ms)" if key == LATENCY else ""),
                  fontsize=13, x=0.01, ha="left")
     fig.text(0.01, 0.01, footer, fontsize=8, color="dimgrey")
-    axes = fig.subplots(2, len(endpoints), squeeze=False)
-    for column, endpoint in enumerate(endpoints):
-        on_endpoint = frame[frame["endpoint"] == endpoint]
-        several = on_endpoint["concurrency"].nunique() > 1
-        styles = ("-", "--", ":", "-.")
-        for (concurrency, series, stack), group in on_endpoint.groupby(["concurrency", "series", "stack"], sort=False):
+    axes = fig.subplots(2, max(len(columns), 1), squeeze=False)
+    handles: dict[str, Line2D] = {}
+    for column, (endpoint, concurrency) in enumerate(columns):
+        here = frame[(frame["endpoint"] == endpoint) & (frame["concurrency"] == concurrency)]
+        for (series, stack), group in here.groupby(["series", "stack"], sort=False):
             group = group.sort_values("x")
             style = stack_style(stack)
+            rank = every_series.index(series)
+            line, marker = SERIES_LINES[rank % len(SERIES_LINES)], SERIES_MARKERS[rank % len(SERIES_MARKERS)]
+            label = style.label + (f", {series}" if series else "")
             x = group["x"].to_numpy()
-            label = style.label + (f" c={concurrency}" if several else "") + (f" {series}" if series else "")
-            line = styles[(sorted(on_endpoint["concurrency"].unique()).index(concurrency)
-                           + sorted(on_endpoint["series"].unique()).index(series)) % len(styles)]
             top, bottom = axes[0][column], axes[1][column]
-            top.plot(x, group["rps"], marker="o", color=style.colour, label=label, linestyle=line)
+            top.plot(x, group["rps"], marker=marker, color=style.colour, linestyle=line)
             top.fill_between(x, group["low"].to_numpy(dtype=float), group["high"].to_numpy(dtype=float),
-                             color=style.colour, alpha=0.15)
+                             color=style.colour, alpha=0.1)
             for at, y, n in zip(x, group["high"].fillna(group["rps"]), group["rounds"], strict=True):
                 if np.isfinite(y):
                     top.annotate(f"n={n}", (at, y), xytext=(0, 3), textcoords="offset points", ha="center",
@@ -292,22 +296,24 @@ def draw(run: Run, path: Path, footer: str) -> Path | None:
             p99 = group["p99"].to_numpy(dtype=float)
             bottom.errorbar(x, p99, yerr=[p99 - group["p99_low"].to_numpy(dtype=float),
                                           group["p99_high"].to_numpy(dtype=float) - p99],
-                            marker="o", color=style.colour, label=label, linestyle=line, capsize=3)
+                            marker=marker, color=style.colour, linestyle=line, capsize=3)
             for ax, centre in ((top, "rps"), (bottom, "p99")):
                 flagged = group[group["flags"].apply(bool)]
                 ax.scatter(flagged["x"], flagged[centre], s=110, facecolors="none", edgecolors=style.colour)
-        axes[0][column].set_title(endpoint_title(endpoint))
-        axes[0][column].set_ylabel("throughput (RPS)")
-        axes[1][column].set_ylabel("p99 latency (ms)")
+            handles.setdefault(label, Line2D([], [], color=style.colour, linestyle=line, marker=marker, label=label))
+        axes[0][column].set_title(f"{endpoint_title(endpoint)}, {concurrency} connections")
+        axes[0][column].set_ylabel("throughput (RPS); band: 95 % interval")
+        axes[1][column].set_ylabel("p99 latency (ms); bar: min-max")
         for ax in (axes[0][column], axes[1][column]):
             ax.set_xlabel("database round trip added (ms)" if key == LATENCY else key)
             ax.set_ylim(bottom=0)
             ax.grid(alpha=0.3)
             ax.set_xticks(np.unique(frame["x"].to_numpy()))
-    axes[0][0].legend(title="band: 95 % interval of throughput; n=: rounds counted\n"
-                            "p99 bars: min-max over counted rounds; hollow ring: a flagged row",
-                      fontsize=8, title_fontsize=7)
-    fig.tight_layout(rect=(0, 0.03, 1, 0.95))
+    fig.legend(handles=list(handles.values()), loc="lower center", ncol=min(len(handles), 3), fontsize=8,
+               frameon=False, bbox_to_anchor=(0.5, 0.025),
+               title="n=: rounds counted at that point; hollow ring: a flagged row (see the report)", title_fontsize=8)
+    rows_of_legend = math.ceil(len(handles) / 3)
+    fig.tight_layout(rect=(0, 0.06 + 0.03 * rows_of_legend, 1, 0.95))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     return path
