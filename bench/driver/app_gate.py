@@ -1,0 +1,110 @@
+"""The gate for an app the lab does not know (an app file, docs/app-file.md): before any
+load, every request of the file answers on every stack with its expected status, the
+stacks answer each request with the same content type, and the WSGI and ASGI stacks
+serve the same body for each request that compares bodies. Reading requests go to every
+stack before any request that writes (ask_all), so no stack is compared on data another
+one's probe changed. A stack that fails is named
+with the reason; a body that differs is shown by its first differing bytes.
+
+The lab's own gate (verify.py) knows its endpoints' content and audits their SQL; this
+one knows only what the app file says, and it sends a request that writes only when the
+file marks it `writes = true`.
+"""
+
+from __future__ import annotations
+
+import http.client
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from lab.app_file import Request
+
+SHOWN_BYTES = 24  # of context either side of the first difference
+PROBE_TIMEOUT_S = 30
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    content_type: str
+    body: bytes
+
+
+def first_difference(a: bytes, b: bytes) -> int | None:
+    """The offset of the first byte where a and b differ (the shorter one's length when one is
+    a prefix of the other), None when they are equal."""
+    if a == b:
+        return None
+    for index, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x != y:
+            return index
+    return min(len(a), len(b))
+
+
+def _around(body: bytes, at: int) -> str:
+    start = max(0, at - SHOWN_BYTES)
+    return ("…" if start else "") + repr(body[start:at + SHOWN_BYTES])[2:-1] + (
+        "…" if at + SHOWN_BYTES < len(body) else "")
+
+
+def body_problem(request: Request, a_name: str, a: bytes, b_name: str, b: bytes) -> str | None:
+    """One line when two stacks' bodies for a request differ, with the first differing bytes."""
+    at = first_difference(a, b)
+    if at is None:
+        return None
+    return (f"request {request.name!r}: {a_name} and {b_name} bodies differ at byte {at} of {len(a)}/{len(b)}: "
+            f"{a_name} '{_around(a, at)}', {b_name} '{_around(b, at)}' (a body that changes per request: "
+            "compare_body = false for it in the app file)")
+
+
+def problems(requests: tuple[Request, ...], answers: dict[str, dict[str, Answer]],
+             pairs: tuple[tuple[str, str], ...]) -> dict[str, list[str]]:
+    """stack -> what is wrong with its answers ("" for problems between stacks), from
+    answers[stack][request name]: the expected status, one content type per request across
+    stacks, and the same body within each pair (e.g. the WSGI and ASGI stacks)."""
+    found: dict[str, list[str]] = {}
+    for stack, mine in answers.items():
+        for request in requests:
+            answer = mine[request.name]
+            if answer.status != request.status:
+                found.setdefault(stack, []).append(
+                    f"request {request.name!r} ({request.method} {request.path}) answered {answer.status}, "
+                    f"expected {request.status}")
+    for request in requests:
+        types = {stack: mine[request.name].content_type for stack, mine in answers.items()}
+        if len(set(types.values())) > 1:
+            found.setdefault("", []).append(f"request {request.name!r}: content types differ: " + ", ".join(
+                f"{stack} {kind or 'none'}" for stack, kind in types.items()))
+        if not request.compare_body:
+            continue
+        for a, b in pairs:
+            if a in answers and b in answers:
+                said = body_problem(request, a, answers[a][request.name].body, b, answers[b][request.name].body)
+                if said:
+                    found.setdefault("", []).append(said)
+    return found
+
+
+def ask(base_url: str, request: Request) -> Answer:
+    """Send one request as the app file describes it; raises OSError when nothing answers."""
+    parts = urlsplit(base_url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=PROBE_TIMEOUT_S)
+    try:
+        body = request.body.encode() if request.body is not None else None
+        connection.request(request.method, request.path, body=body, headers=dict(request.headers))
+        response = connection.getresponse()
+        return Answer(response.status, response.getheader("Content-Type") or "", response.read())
+    finally:
+        connection.close()
+
+
+def ask_all(urls: dict[str, str], requests: tuple[Request, ...]) -> dict[str, dict[str, Answer]]:
+    """Every request on every stack: first every reading request on every stack, then the
+    ones that write, so no stack reads data another stack's probe has just changed."""
+    answers: dict[str, dict[str, Answer]] = {stack: {} for stack in urls}
+    for writes in (False, True):
+        for stack, url in urls.items():
+            for request in requests:
+                if request.writes is writes:
+                    answers[stack][request.name] = ask(url, request)
+    return {stack: {r.name: found[r.name] for r in requests} for stack, found in answers.items()}
