@@ -114,7 +114,7 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
             "where async pays off for Django, each stack at its best: POST /sync/io/ with the database 0, 2 and 5 "
             "ms away (the lab's relay), Django WSGI with 8, 32 and 64 blocking threads, Django ASGI once per round "
             "trip, at 16 and 64 connections, 5 interleaved wrk rounds, no ab; a round not started 45 minutes after "
-            "the first is skipped and recorded", "about 40 min",
+            "the first is skipped and recorded", "about 55 min (rounds start within 45 min)",
             endpoints=("sync-io",), stacks=(DJANGO_WSGI, DJANGO_ASGI),
             vary={"DB_LATENCY_MS": ("0", "2", "5"), "DJANGO_WSGI_BLOCKING_THREADS": ("8", "32", "64")},
             round_budget_s=2700,

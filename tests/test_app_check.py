@@ -78,3 +78,10 @@ def test_the_command_prints_one_line_and_exits_2_on_a_problem(tmp_path):
     ok = subprocess.run([sys.executable, "-m", "lab.app_check", str(app_copy(tmp_path / "ok", sys.executable))],
                         cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0 and ok.stdout.startswith("notes: ready in "), ok.stderr
+
+
+def test_the_examples_requirements_are_the_labs_pins():
+    wanted = dict(line.split("==") for line in (ROOT / "examples" / "notes" / "requirements.txt").read_text()
+                  .splitlines() if "==" in line and not line.startswith("#"))
+    pins = pinned()
+    assert wanted and all(pins[name] == version for name, version in wanted.items()), wanted
