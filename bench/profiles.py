@@ -110,6 +110,12 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
             "apps that give each server's /ping/ ceiling; quick's levels, 12 wrk rounds on /ping/, 4 on the others, "
             "ab one round on /ping/ and POST /sync/io/", "about 15-25 min", {"ping": 12}, ("ping", "sync-io"),
             stacks=tuple(STACKS), summary="every registered stack, and each server's /ping/ ceiling"),
+    Profile("app", {ANY_ENDPOINT: (4, 16)}, 2, 12, 6, 1,
+            "an app file's project (--app, docs/app-file.md): each of its requests at 4 and 16 connections on its "
+            "Django stacks in 6 interleaved wrk rounds (ab, when run: one round at 4); a round not started 11 minutes "
+            "after the first is skipped and recorded", "about 12 min for 4 requests on 2 stacks",
+            round_budget_s=ROUND_BUDGET_QUICK_S,
+            summary="--app's default: your app's requests at 4 and 16 connections"),
     Profile("latency", {ANY_ENDPOINT: (16, 64)}, 3, 40, 5, 0,
             "where async pays off for Django, each stack at its best: POST /sync/io/ with the database 0, 2 and 5 "
             "ms away (the lab's relay), Django WSGI with 8, 32 and 64 blocking threads, Django ASGI once per round "

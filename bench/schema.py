@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from bench.endpoints import ENDPOINTS, Endpoint
+from lab.app_file import NAME_RE as REQUEST_NAME
 
 SCHEMA_VERSION = 2
 
@@ -64,7 +65,7 @@ ROW_FIELDS: dict[str, Any] = {
     "schema_version": int,
     "run_id": str,
     "stack": str,  # a registered stack id (lab/stacks.py), or the label read from /info/ for --url runs
-    "endpoint": str,  # an Endpoint value
+    "endpoint": str,  # an Endpoint value, or in a run of an app file (run.json metadata.app) its request's name
     "tool": str,  # a Tool value
     "concurrency": int,
     "repeat": int,  # 1-based round number: one round measures every stack at this level
@@ -193,8 +194,8 @@ def validate_row(row: dict) -> list[str]:
             problems.append(f"row: relay lacks {missing}")
     if row["schema_version"] != SCHEMA_VERSION:
         problems.append(f"row: schema_version {row['schema_version']} != {SCHEMA_VERSION}")
-    if row["endpoint"] not in {e.value for e in Endpoint}:
-        problems.append(f"row: unknown endpoint {row['endpoint']!r}")
+    if row["endpoint"] not in {e.value for e in Endpoint} and not REQUEST_NAME.fullmatch(row["endpoint"]):
+        problems.append(f"row: unknown endpoint {row['endpoint']!r} (an endpoint id or an app file's request name)")
     if row["tool"] not in {t.value for t in Tool}:
         problems.append(f"row: unknown tool {row['tool']!r}")
     if row["status"] not in ("ok", "failed"):

@@ -4,7 +4,8 @@
 --
 -- Environment:
 --   WRK_METHOD       request method (default GET)
---   WRK_BODY_FILE    file whose bytes are the request body, sent as application/json
+--   WRK_BODY_FILE    file whose bytes are the request body
+--   WRK_HEADERS      "Name: value" lines sent with every request (the body's Content-Type among them)
 --   WRK_CONNECTIONS  the -c value, needed to undo wrk's latency correction (below)
 --
 -- JSON fields: requests, duration_us, bytes, errors {connect, read, write, timeout,
@@ -34,7 +35,14 @@ if body_file and body_file ~= "" then
    end
    wrk.body = f:read("*a")
    f:close()
-   wrk.headers["Content-Type"] = "application/json"
+end
+
+local headers = os.getenv("WRK_HEADERS")
+if headers and headers ~= "" then
+   for line in headers:gmatch("[^\n]+") do
+      local name, value = line:match("^([^:]+):%s*(.*)$")
+      if name then wrk.headers[name] = value end
+   end
 end
 
 -- The interval wrk corrected with, as wrk.c computes it in integers; nil when it did not.

@@ -12,20 +12,22 @@ left running.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.app_file import AppFile, load_app_file
-from lab.config import ROOT
+from lab.app_file import AppFile, app_server_environment, load_app_file
+from lab.config import ROOT, load_or_exit
 from lab.errors import UsageError, guarded
 
 LOCK = ROOT / "requirements.lock"
 NEEDED = ("django", "granian")  # the app's WSGI and ASGI stacks run on Granian, as the demo's do
+LOOP_PACKAGE = "uvloop"  # needed too when the lab's SERVER_LOOP is uvloop (Granian and uvicorn run on it)
 OPTIONAL = ("gunicorn", "uvicorn")  # their stacks are measured too when installed
+# What an optional server needs beside itself, started as the lab starts it (uvicorn --http httptools).
+SERVER_EXTRAS = {"uvicorn": ("httptools",)}
 CHECK_TIMEOUT_S = 60
 VERSIONS_SCRIPT = """
 import importlib.metadata as m, json, sys
@@ -35,7 +37,7 @@ for name in sys.argv[1:]:
         found[name] = m.version(name)
     except m.PackageNotFoundError:
         found[name] = None
-print(json.dumps(found))
+print(json.dumps({"packages": found, "python": sys.version.split()[0]}))
 """
 LOAD_SCRIPT = """
 import importlib, sys
@@ -54,10 +56,13 @@ class AppCheckError(UsageError):
 @dataclass(frozen=True)
 class Ready:
     versions: dict[str, str | None]  # package -> version in the app's Python (None: not installed)
+    python_version: str = ""
 
     @property
     def servers(self) -> tuple[str, ...]:
-        return tuple(name for name in ("granian", *OPTIONAL) if self.versions.get(name))
+        """The servers the lab can start in the app's Python: each installed with what it needs."""
+        return tuple(name for name in ("granian", *OPTIONAL)
+                     if all(self.versions.get(p) for p in (name, *SERVER_EXTRAS.get(name, ()))))
 
 
 def pinned(lock: Path = LOCK) -> dict[str, str]:
@@ -72,8 +77,7 @@ def pinned(lock: Path = LOCK) -> dict[str, str]:
 
 def _run(app: AppFile, args: list[str]) -> subprocess.CompletedProcess:
     # no __pycache__ written into the user's folder: the lab writes nothing there
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/"),
-           **app.environment(), "PYTHONDONTWRITEBYTECODE": "1"}
+    env = app_server_environment(app)
     try:
         return subprocess.run([str(app.python), *args], cwd=app.folder, env=env, capture_output=True, text=True,
                               timeout=CHECK_TIMEOUT_S, start_new_session=True)
@@ -88,13 +92,17 @@ def _last_line(text: str) -> str:
     return lines[-1][:300] if lines else "no message"
 
 
-def check(app: AppFile) -> Ready:
-    """Raise AppCheckError for the first problem; return what is installed."""
-    done = _run(app, ["-c", VERSIONS_SCRIPT, *NEEDED, *OPTIONAL])
+def check(app: AppFile, loop: str = LOOP_PACKAGE) -> Ready:
+    """Raise AppCheckError for the first problem; return what is installed. `loop`: the lab's
+    SERVER_LOOP, which the app's servers run on too."""
+    needed = (*NEEDED, LOOP_PACKAGE) if loop == LOOP_PACKAGE else NEEDED
+    extras = tuple(p for packages in SERVER_EXTRAS.values() for p in packages)
+    done = _run(app, ["-c", VERSIONS_SCRIPT, *dict.fromkeys((*needed, *OPTIONAL, *extras))])
     if done.returncode != 0:
         raise AppCheckError(f"app file {app.path}: python={str(app.python)!r} failed: {_last_line(done.stderr)}")
-    versions = json.loads(done.stdout)
-    missing = [name for name in NEEDED if not versions.get(name)]
+    found = json.loads(done.stdout)
+    versions = found["packages"]
+    missing = [name for name in needed if not versions.get(name)]
     if missing:
         pins = pinned()
         install = " ".join(f"{name}=={pins[name]}" if name in pins else name for name in missing)
@@ -105,7 +113,7 @@ def check(app: AppFile) -> Ready:
         if loaded.returncode != 0:
             raise AppCheckError(f"app file {app.path}: {key}={target!r} does not load in {app.folder}: "
                                 f"{_last_line(loaded.stderr)}")
-    return Ready(versions)
+    return Ready(versions, found["python"])
 
 
 def main(argv: list[str]) -> int:
@@ -114,11 +122,12 @@ def main(argv: list[str]) -> int:
               file=sys.stdout if argv else sys.stderr)
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     app = load_app_file(argv[0], ROOT)
-    ready = check(app)
+    ready = check(app, load_or_exit().loop)
     shown = ", ".join(f"{name} {version}" for name, version in ready.versions.items() if version)
-    absent = [name for name in OPTIONAL if not ready.versions.get(name)]
+    absent = [" with ".join((name, ", ".join(SERVER_EXTRAS[name]))) if name in SERVER_EXTRAS else name
+              for name in OPTIONAL if name not in ready.servers]
     print(f"{app.name}: ready in {app.python} ({shown}); WSGI {app.wsgi} and ASGI {app.asgi} load; servers: "
-          f"{', '.join(ready.servers)}" + (f" ({', '.join(absent)} not installed: not measured)" if absent else ""))
+          f"{', '.join(ready.servers)}" + (f" ({'; '.join(absent)} not installed: not measured)" if absent else ""))
     return 0
 
 

@@ -22,10 +22,15 @@ from lab.errors import UsageError
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 TARGET_RE = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 HEADER_RE = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
-READING_METHODS = ("GET", "HEAD")
+# No HEAD: wrk reads a HEAD response's Content-Length as a body to wait for, and counts read errors.
+READING_METHODS = ("GET",)
 METHODS = (*READING_METHODS, "POST", "PUT", "PATCH", "DELETE")
 TOP_KEYS = ("name", "folder", "python", "wsgi", "asgi", "env_file", "env", "request")
 REQUEST_KEYS = ("name", "method", "path", "status", "body", "headers", "writes", "compare_body")
+# The lab's own endpoint ids (bench/endpoints.py): a request must not read as one of them in results.
+RESERVED_NAMES = ("ping", "sync", "async", "sync-io", "async-io")
+# What the servers of an app see from the lab's environment; the rest is the app file's.
+PASSED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TZ")
 
 
 class AppFileError(UsageError, ValueError):
@@ -44,6 +49,20 @@ class Request:
     headers: tuple[tuple[str, str], ...] = ()
     writes: bool = False  # it may change the app's data: sent only because the app file says so
     compare_body: bool = True  # the gate compares its body across stacks (off: it changes per request)
+
+    @property
+    def title(self) -> str:
+        return f"{self.method} {self.path}"
+
+    @property
+    def content_type(self) -> str | None:
+        return next((value for key, value in self.headers if key.lower() == "content-type"), None)
+
+    def record(self) -> dict:
+        """For run.json: what was sent, without header values or the body (they may hold secrets)."""
+        return {"name": self.name, "method": self.method, "path": self.path, "status": self.status,
+                "header_names": [key for key, _ in self.headers], "body_bytes": len(self.body.encode()) if
+                self.body is not None else None, "writes": self.writes, "compare_body": self.compare_body}
 
 
 @dataclass(frozen=True)
@@ -66,6 +85,18 @@ class AppFile:
         """The app's variables: its env file's, then `env` over them."""
         found = read_env_file(self.env_file, self.path) if self.env_file else {}
         return {**found, **dict(self.env)}
+
+
+def app_server_environment(app: AppFile) -> dict[str, str]:
+    """The environment of every process the lab runs on the app: a few of the lab's own
+    variables (PASSED_VARIABLES), the app's, and no bytecode written into its folder."""
+    passed = {key: os.environ[key] for key in PASSED_VARIABLES if key in os.environ}
+    return {"PATH": "/usr/local/bin:/usr/bin:/bin", **passed, **app.environment(), "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def ready_path(app: AppFile) -> str:
+    """Where a server of the app is asked whether it is up: its first reading request, else /."""
+    return next((r.path for r in app.requests if not r.writes), "/")
 
 
 def _fail(path: Path, where: str, value: Any, allowed: str) -> AppFileError:
@@ -119,6 +150,9 @@ def _request(path: Path, index: int, data: Any) -> Request:
     name = _str(path, data, "name", f"{where}.name")
     if not NAME_RE.fullmatch(name):
         raise _fail(path, f"{where}.name", name, "lower-case letters, digits, - and _, at most 64, e.g. home")
+    if name in RESERVED_NAMES:
+        raise _fail(path, f"{where}.name", name,
+                    f"a name other than the lab's own endpoints ({', '.join(RESERVED_NAMES)})")
     where = f"request {name!r}"
     method = _str(path, data, "method", f"{where} method", "GET").upper()
     if method not in METHODS:
@@ -141,6 +175,9 @@ def _request(path: Path, index: int, data: Any) -> Request:
     for key, value in headers.items():
         if not HEADER_RE.fullmatch(key) or not isinstance(value, str) or "\n" in value or "\r" in value:
             raise _fail(path, f"{where} headers.{key}", value, "a header name and a one-line string value")
+    if body is not None and not any(key.lower() == "content-type" for key in headers):
+        raise _fail(path, f"{where} headers", ", ".join(headers) or "none", "a content-type header with the body, e.g. "
+                    "headers = { content-type = \"application/json\" }")
     writes = data.get("writes", False)
     if not isinstance(writes, bool):
         raise _fail(path, f"{where} writes", writes, "true or false")

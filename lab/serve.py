@@ -17,8 +17,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
+from lab.app_file import AppFile, app_server_environment, ready_path
 from lab.config import ROOT, Settings, format_cpus, is_loopback, load_or_exit
 from lab.errors import LabError, guarded
 from lab.io_files import prepare_io_dir
@@ -54,63 +56,85 @@ def _setting(settings: Settings, key: str | None) -> int:
     return int(getattr(settings, key.lower())) if key else 1
 
 
-def _gunicorn(spec: StackEntry, settings: Settings, host: str, port: int, workers: int, threads: int) -> list[str]:
+@dataclass(frozen=True)
+class Served:
+    """What a server runs: the stack's app, or an app file's project (lab/app_file.py)."""
+
+    program: list[str]  # the server, e.g. .venv/bin/granian, or the app's python -m granian
+    working_dir: str
+    target: str  # module:callable
+
+
+def _gunicorn(spec: StackEntry, settings: Settings, host: str, port: int, workers: int, threads: int,
+              served: Served) -> list[str]:
     return ["--worker-class", "gthread", "--workers", str(workers), "--threads", str(threads),
-            "--bind", f"{host}:{port}", "--chdir", _working_dir(spec), "--backlog", "2048", "--keep-alive", "75",
+            "--bind", f"{host}:{port}", "--chdir", served.working_dir, "--backlog", "2048", "--keep-alive", "75",
             "--worker-connections", "1000", "--timeout", "120", "--graceful-timeout", "5",
-            "--max-requests", "0", "--log-level", "warning", spec.target]
+            "--max-requests", "0", "--log-level", "warning", served.target]
 
 
-def _uvicorn(spec: StackEntry, settings: Settings, host: str, port: int, workers: int, threads: int) -> list[str]:
+def _uvicorn(spec: StackEntry, settings: Settings, host: str, port: int, workers: int, threads: int,
+             served: Served) -> list[str]:
     return ["--host", host, "--port", str(port), "--workers", str(workers), "--loop", settings.loop,
             "--http", "httptools", "--ws", "none", "--lifespan", "on" if spec.lifespan else "off",
             "--backlog", "2048", "--timeout-keep-alive", "75", "--no-access-log", "--log-level", "warning",
-            "--app-dir", _working_dir(spec), spec.target]
+            "--app-dir", served.working_dir, served.target]
 
 
-def _granian(spec: StackEntry, settings: Settings, host: str, port: int, workers: int, threads: int) -> list[str]:
+def _granian(spec: StackEntry, settings: Settings, host: str, port: int, workers: int, threads: int,
+             served: Served) -> list[str]:
     command = ["--interface", spec.granian_interface or spec.interface, "--host", host,
                "--port", str(port), "--workers", str(workers), "--runtime-threads", str(settings.runtime_threads),
                "--loop", settings.loop, "--http", settings.http, "--no-ws",
-               "--backpressure", str(settings.backpressure), "--working-dir", _working_dir(spec),
+               "--backpressure", str(settings.backpressure), "--working-dir", served.working_dir,
                "--log-level", "warning", "--no-access-log"]
     if spec.interface == "wsgi":
         # Idle blocking threads are retired after 30 s by default, abandoning their Django
         # connection; keep them for the longest Granian allows.
         command += ["--blocking-threads", str(threads), "--blocking-threads-idle-timeout", "600"]
-    return [*command, spec.target]
+    return [*command, served.target]
 
 
-def _working_dir(spec: StackEntry) -> str:
-    return str((ROOT / spec.working_dir).resolve())
+def served_by_lab(spec: StackEntry) -> Served:
+    return Served([str(ROOT / ".venv" / "bin" / spec.server)], str((ROOT / spec.working_dir).resolve()), spec.target)
+
+
+def served_app(spec: StackEntry, app: AppFile) -> Served:
+    """An app file's project on a Django stack's server: the app's own Python runs the server
+    (`python -m granian`), in the app's folder, with its WSGI or ASGI target."""
+    return Served([str(app.python), "-m", spec.server], str(app.folder), app.wsgi if spec.interface == "wsgi"
+                  else app.asgi)
 
 
 # A server the registry names -> its options (after the binary). A new server is one entry.
 SERVER_OPTIONS = {"granian": _granian, "gunicorn": _gunicorn, "uvicorn": _uvicorn}
 
 
-def server_command(stack: str, settings: Settings, host: str, port: int) -> list[str]:
+def server_command(stack: str, settings: Settings, host: str, port: int, app: AppFile | None = None) -> list[str]:
     """Every option of the stack's server that changes results, explicitly (no reliance on
-    defaults), pinned to SERVER_CPUS."""
+    defaults), pinned to SERVER_CPUS; with `app`, serving that app file's project."""
     spec = STACKS[stack]
     workers, threads = _setting(settings, spec.workers_key), _setting(settings, spec.threads_key)
-    options = SERVER_OPTIONS[spec.server](spec, settings, host, port, workers, threads)
-    return ["taskset", "-c", format_cpus(settings.server_cpus), str(ROOT / ".venv" / "bin" / spec.server), *options]
+    served = served_app(spec, app) if app else served_by_lab(spec)
+    options = SERVER_OPTIONS[spec.server](spec, settings, host, port, workers, threads, served)
+    return ["taskset", "-c", format_cpus(settings.server_cpus), *served.program, *options]
 
 
 class Server:
     """One stack's server process and cgroup, as a context manager that always cleans up."""
 
     def __init__(self, stack: str, settings: Settings, *, host: str | None = None, port: int | None = None,
-                 log_path: Path | None = None, cgroup_name: str | None = None, extra_env: dict[str, str] | None = None):
+                 log_path: Path | None = None, cgroup_name: str | None = None, extra_env: dict[str, str] | None = None,
+                 app: AppFile | None = None):
         self.stack = stack
+        self.app = app  # an app file's project instead of the lab's own app (bench --app)
         self.extra_env = extra_env or {}  # settings for the apps over settings.env (a bench variant's)
         self.settings = settings
         self.host = host or settings.server_host
         self.port = port or settings.server_port
         self.log_path = log_path or RUN_DIR / f"{stack}-{self.port}.log"
         self.cgroup_name = cgroup_name or f"{stack}-{self.port}-{os.getpid()}"
-        self.command = server_command(stack, settings, self.host, self.port)
+        self.command = server_command(stack, settings, self.host, self.port, app)
         self.cgroup: Cgroup | None = None
         self.warning: str | None = None
         self.process: subprocess.Popen | None = None
@@ -136,15 +160,19 @@ class Server:
                   "POST /sync/io/ that writes to the database among them, are open to the network",
                   file=sys.stderr, flush=True)
         self.cgroup, self.warning = create_cgroup(self.cgroup_name, s.server_cpu_quota, s.server_memory)
-        prepare_io_dir(s.io_dir)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         spec = STACKS[self.stack]
-        env = {**os.environ, **self.extra_env, "PYTHONPATH": str(ROOT), "LAB_STACK": spec.id, "LAB_SERVER": spec.server,
-               "USE_ASGI": "true" if spec.interface == "asgi" else "false",
-               "LAB_CGROUP": json.dumps(self.cgroup.describe())}
+        if self.app:  # the user's environment and folder, nothing of the lab's
+            env, cwd = app_server_environment(self.app), self.app.folder
+        else:
+            prepare_io_dir(s.io_dir)
+            env = {**os.environ, **self.extra_env, "PYTHONPATH": str(ROOT), "LAB_STACK": spec.id,
+                   "LAB_SERVER": spec.server, "USE_ASGI": "true" if spec.interface == "asgi" else "false",
+                   "LAB_CGROUP": json.dumps(self.cgroup.describe())}
+            cwd = ROOT
         with open(self.log_path, "ab") as log:
             try:
-                self.process = subprocess.Popen(self.command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                self.process = subprocess.Popen(self.command, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                                 preexec_fn=self.cgroup.join_self)
             except BaseException:
@@ -152,17 +180,24 @@ class Server:
                 raise
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
-        """Poll /ping/ until it answers; fail fast with the log tail if the server dies."""
+        """Poll /ping/ until it answers 200 (an app file's project: its first reading request,
+        until it answers at all, whatever the status: the gate judges that); fail fast with
+        the log tail if the server dies."""
+        path = ready_path(self.app) if self.app else "/ping/"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.check_alive()
             try:
-                with urllib.request.urlopen(f"{self.url}/ping/", timeout=2) as response:
+                with urllib.request.urlopen(f"{self.url}{path}", timeout=2) as response:
                     if response.status == 200:
                         return
+            except urllib.error.HTTPError:
+                if self.app:
+                    return
+                time.sleep(0.1)
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 time.sleep(0.1)
-        raise ServerDied(f"{self.stack} did not answer /ping/ within {timeout:.0f} s; log: {self.log_tail()}")
+        raise ServerDied(f"{self.stack} did not answer {path} within {timeout:.0f} s; log: {self.log_tail()}")
 
     def check_alive(self) -> None:
         if self.process is not None and self.process.poll() is not None:

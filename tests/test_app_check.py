@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.app_check import AppCheckError, check, pinned
+from lab.app_check import AppCheckError, Ready, check, pinned
 from lab.app_file import load_app_file
 from lab.config import ROOT
 
@@ -50,9 +50,18 @@ def test_a_python_without_the_servers_gets_the_pip_line_at_the_labs_pins(tmp_pat
     with pytest.raises(AppCheckError) as caught:
         check(load_app_file(path, ROOT))
     pins = pinned()
-    assert str(caught.value) == (f"app file {path}: django, granian not installed in {tmp_path}/bare/bin/python: "
-                                 f"run {tmp_path}/bare/bin/python -m pip install django=={pins['django']} "
-                                 f"granian=={pins['granian']}")
+    assert str(caught.value) == (f"app file {path}: django, granian, uvloop not installed in "
+                                 f"{tmp_path}/bare/bin/python: run {tmp_path}/bare/bin/python -m pip install "
+                                 f"django=={pins['django']} granian=={pins['granian']} uvloop=={pins['uvloop']}")
+    with pytest.raises(AppCheckError) as caught:  # SERVER_LOOP=asyncio: no uvloop needed
+        check(load_app_file(path, ROOT), loop="asyncio")
+    assert "django, granian not installed" in str(caught.value) and "uvloop" not in str(caught.value)
+
+
+def test_a_server_is_measured_only_with_what_the_lab_starts_it_with():
+    base = {"django": "5.2.19", "granian": "2.8.7", "uvloop": "0.23.0", "gunicorn": "27.0.1", "uvicorn": "0.54.0"}
+    assert Ready(base).servers == ("granian", "gunicorn")  # uvicorn without httptools: not measured
+    assert Ready({**base, "httptools": "0.9.0"}).servers == ("granian", "gunicorn", "uvicorn")
 
 
 @pytest.mark.parametrize(("old", "new", "said"), [

@@ -101,6 +101,12 @@ def test_an_env_file_is_read_and_env_wins(app_dir):
      "request[0].colour=1"),
     (lambda t: "folder = ", "not TOML"),
     (lambda t: 'env_file = "missing.env"\n' + t, "env_file="),
+    (lambda t: t.replace('path = "/"', 'path = "/"\nmethod = "POST"\nwrites = true\nbody = "x"'),
+     "request 'home' headers='none' is not allowed: a content-type header with the body"),
+    (lambda t: t.replace('name = "home"', 'name = "sync-io"'), "request[0].name='sync-io' is not allowed: a name "
+                                                                "other than the lab's own endpoints"),
+    (lambda t: t.replace('path = "/"', 'path = "/"\nmethod = "HEAD"'), "method='HEAD' is not allowed: one of GET, "
+                                                                        "POST"),
 ])
 def test_each_mistake_is_one_line_naming_the_key(app_dir, change, message):
     path = write(app_dir, change(GOOD))

@@ -6,10 +6,13 @@ by hand is run here, step by step, as the README prints it."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -39,6 +42,8 @@ COVERED: dict[str, str] = {
         "tests/test_readme_commands.py::test_serving_by_hand_as_the_readme_shows",
     r"bench/run_wrk\.sh": "tests/test_readme_commands.py::test_serving_by_hand_as_the_readme_shows",
     r"bench/run_wrk\.sh -h": "tests/test_settings_file.py::test_the_bench_scripts_help_is_the_drivers_own",
+    r"bench/run_wrk\.sh --app ~/notes\.toml --report": "tests/test_readme_commands.py::"
+                                                       "test_your_own_app_as_the_readme_shows",
 }
 
 
@@ -130,3 +135,65 @@ def test_serving_by_hand_as_the_readme_shows(database, tmp_path):
                             timeout=300)
     assert report.returncode == 0 and (runs[0] / "report.md").stat().st_size > 0, report.stderr[-2000:]
     assert not port_in_use("127.0.0.1", port)  # the servers stopped by Ctrl-C are gone
+
+
+def _shell_block(path: Path, heading: str) -> list[str]:
+    """The lines of the first shell block under `## heading` (comments dropped)."""
+    section = path.read_text(encoding="utf-8").split(f"## {heading}\n", 1)[1]
+    block = re.search(r"```sh\n(.*?)```", section, flags=re.S).group(1)
+    return [re.sub(r"\s+#.*$", "", line).strip() for line in block.splitlines() if line.strip()]
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+            for p in sorted(folder.rglob("*")) if ".venv" not in p.parts and "var" not in p.parts}
+
+
+def test_your_own_app_as_the_readme_shows(tmp_path):
+    """The example as a user's project outside the repository, as docs/app-file.md prints it
+    (HOME is a temporary folder: its own virtualenv from the package index, its own SQLite
+    database), measured by the README's command with its cheapest options (the smoke
+    profile, Granian's two stacks, two requests, one of them writing), twice. The report answers
+    for the app and pools the earlier run; `make compare` reads both; the app's folder is
+    unchanged but for the database it keeps in var/; no server is left; no value of its
+    variables reaches the run's files."""
+    env = {**os.environ, "HOME": str(tmp_path)}
+    steps = _shell_block(ROOT / "docs" / "app-file.md", "The example")
+    done = subprocess.run(" && ".join(steps), shell=True, cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=600, executable="/bin/bash")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    folder = tmp_path / "notes"
+    before = _digest(folder)
+    [command] = [c for c in readme_commands() if "--app" in c]
+    out = tmp_path / "results"
+    runs = []
+    for _ in range(2):  # twice: the second report pools the first, and `make compare` reads both
+        run = subprocess.run(command.replace("~", str(tmp_path)).split() + [
+            "--profile", "smoke", "--stacks", "django-wsgi,django-asgi", "--endpoints", "list,add", "--out",
+            str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+        assert "bench: app notes (" in run.stdout and "requests that write, as the app file says: add" in run.stdout
+        runs.append(next(p for p in out.iterdir() if not p.is_symlink() and p not in runs))
+        time.sleep(1.1)  # run ids are to the second
+    first, run_dir = runs
+    compare = subprocess.run(["make", "compare", f"RUNS={first} {run_dir}"], cwd=ROOT, capture_output=True,
+                             text=True, timeout=300)
+    assert compare.returncode == 0 and "list (GET /)" in compare.stdout, compare.stdout[-2000:] + compare.stderr
+    report = (run_dir / "report.md").read_text()
+    assert f"A = {first.name}, B = {run_dir.name} (this run)" in report  # the earlier run like it, pooled
+    assert report.startswith("# Benchmark report: app notes, run ")
+    assert "- **ASGI or WSGI for this app (notes)? " in report and "Is FastAPI worth it" not in report
+    assert "list (GET /)" in report and "add (POST /notes/)" in report
+    info = json.loads((run_dir / "run.json").read_text())
+    assert info["status"] == "complete" and info["metadata"]["app"]["writing_requests"] == ["add"]
+    assert info["metadata"]["app"]["python"] == str(folder / ".venv" / "bin" / "python")
+    rows = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
+    assert {(r["stack"], r["endpoint"]) for r in rows} == {(s, e) for s in ("django-wsgi", "django-asgi")
+                                                            for e in ("list", "add")}
+    assert all(r["status"] == "ok" and r["db"]["cpu_pct"] is None for r in rows)
+    assert _digest(folder) == before
+    every_file = " ".join(p.read_text(errors="replace") for p in run_dir.rglob("*") if p.is_file()
+                          and p.suffix in ("", ".json", ".jsonl", ".md", ".txt", ".log", ".body", ".html"))
+    assert "NOTES_SECRET_KEY" in every_file and "example-only-not-a-secret" not in every_file
+    left = subprocess.run(["pgrep", "-af", str(folder)], capture_output=True, text=True).stdout
+    assert not left, left

@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from bench.analysis import stats
-from bench.analysis.stacks import endpoint_sort_key, stack_sort_key
+from bench.analysis.stacks import endpoint_sort_key, name_requests, stack_sort_key
 from bench.schema import (
     CLIENT_KEYS,
     DB_KEYS,
@@ -100,6 +100,12 @@ class Run:
                 return UNKNOWN
             value = value[key]
         return value
+
+    @property
+    def app(self) -> dict[str, Any] | None:
+        """run.json's `app` when the run measured an app file's project (bench run --app), else None."""
+        app = (self.info.get("metadata") or {}).get("app")
+        return app if isinstance(app, dict) else None
 
     @property
     def stacks(self) -> dict[str, dict[str, Any]]:
@@ -190,7 +196,10 @@ def load_run(path: str | Path) -> Run:
                        f"{SCHEMA_VERSION} (every stack measured in interleaved rounds); measure again")
     problems = [f"run.json: {p}" for p in validate_run(info)]
     rows, row_problems = _read_rows(path / "results.jsonl")
-    return Run(path, info, flatten(rows), tuple(problems + row_problems))
+    run = Run(path, info, flatten(rows), tuple(problems + row_problems))
+    if run.app:
+        name_requests(run.app.get("requests") or [])
+    return run
 
 
 def _read_rows(path: Path) -> tuple[list[dict], list[str]]:

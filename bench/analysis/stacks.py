@@ -25,8 +25,8 @@ PAIRS = ((DJANGO_ASGI, DJANGO_WSGI), (FASTAPI, DJANGO_WSGI), (FASTAPI, DJANGO_AS
 # Colours no known stack uses, for ids read from /info/ that the table does not know.
 FALLBACK_COLOURS = ("#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94")
 
-__all__ = ["BASELINE", "PAIRS", "STACK_STYLES", "StackStyle", "endpoint_sort_key", "endpoint_title", "stack_label",
-           "stack_sort_key", "stack_style"]
+__all__ = ["BASELINE", "PAIRS", "STACK_STYLES", "StackStyle", "endpoint_sort_key", "endpoint_title", "name_requests",
+           "stack_label", "stack_sort_key", "stack_style"]
 
 
 def stack_style(stack: str) -> StackStyle:
@@ -51,6 +51,19 @@ def endpoint_sort_key(endpoint: str) -> tuple[int, str]:
     return (order.index(endpoint), "") if endpoint in order else (len(order), endpoint)
 
 
+# An app file's requests read in this process (frames.load_run): name -> `name (GET /path)`.
+REQUEST_TITLES: dict[str, str] = {}
+
+
+def name_requests(records: list[dict]) -> None:
+    """Title an app run's requests (run.json metadata.app.requests) by their method and path."""
+    for record in records:
+        if isinstance(record, dict) and isinstance(record.get("name"), str):
+            REQUEST_TITLES[record["name"]] = f"{record['name']} ({record.get('method')} {record.get('path')})"
+
+
 def endpoint_title(endpoint: str) -> str:
-    """`GET /ping/` for a known endpoint id, the id itself otherwise."""
-    return ENDPOINTS[endpoint].title if endpoint in ENDPOINTS else endpoint
+    """`GET /ping/` for a known endpoint id, `list (GET /)` for an app's request, the id otherwise."""
+    if endpoint in ENDPOINTS:
+        return ENDPOINTS[endpoint].title
+    return REQUEST_TITLES.get(endpoint, endpoint)

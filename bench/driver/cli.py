@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from bench.driver.app_run import AppTarget
 from bench.driver.fleet import ExternalServer
 from bench.driver.preflight import missing_programs
 from bench.driver.results import RunFiles
@@ -130,7 +131,7 @@ def build_parser(prog: str) -> OneLineParser:
     parser.add_argument("--stacks", help=f"any of the registered stacks: {', '.join(STACKS)} (default: the profile's, "
                                          f"else {' '.join(DEFAULT_STACKS)})")
     parser.add_argument("--endpoints", help=f"any of {', '.join(ENDPOINTS)} (default: the profile's, else all)")
-    parser.add_argument("--profile", default="quick", help="one of the profiles below (default: quick)")
+    parser.add_argument("--profile", help="one of the profiles below (default: quick; with --app: app)")
     parser.add_argument("--concurrency", help='levels, e.g. "1 16 64" (default: the profile\'s)')
     parser.add_argument("--duration", help="shortest window per level, seconds (default: the profile's)")
     parser.add_argument("--repeats", help="rounds per level (default: the profile's)")
@@ -143,6 +144,8 @@ def build_parser(prog: str) -> OneLineParser:
                              f"(repeatable; over the profile's; one of {', '.join(VARIABLE_SETTINGS)})")
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="results folder (default: results/)")
     parser.add_argument("--url", help="measure a server already running there (e.g. from scripts/serve.sh)")
+    parser.add_argument("--app", metavar="FILE", help="measure your own Django project, named in an app file "
+                                                      "(docs/app-file.md; --endpoints then names its requests)")
     parser.add_argument("--resume", metavar="RUN_DIR", help="complete an interrupted run")
     parser.add_argument("--seed", help="seed of the rounds' stack orders (default: random, recorded)")
     parser.add_argument("--report", action="store_true", help="write charts and report at the end")
@@ -154,16 +157,22 @@ def _fail(prog: str, message: str) -> None:
     raise SystemExit(USAGE_ERROR)
 
 
-def make_plan(args: argparse.Namespace, prog: str, max_concurrency: int) -> Plan:
+def make_plan(args: argparse.Namespace, prog: str, max_concurrency: int, app: AppTarget | None = None) -> Plan:
     try:
-        if args.profile not in PROFILES:
-            raise argparse.ArgumentTypeError(
-                f"--profile {args.profile!r} is not allowed: one of {', '.join(PROFILES)}")
-        profile = PROFILES[args.profile]
-        stacks = _stack_choices(args.stacks if args.stacks is not None else " ".join(profile.stacks or DEFAULT_STACKS))
-        endpoints = _choices("--endpoints", args.endpoints if args.endpoints is not None else
-                             " ".join(profile.endpoints or [e.value for e in Endpoint]), Endpoint)
+        name = args.profile or ("app" if app else "quick")
+        if name not in PROFILES:
+            raise argparse.ArgumentTypeError(f"--profile {name!r} is not allowed: one of {', '.join(PROFILES)}")
+        profile = PROFILES[name]
+        if app:
+            stacks, endpoints = app.stacks(args.stacks), app.endpoints(args.endpoints)
+        else:
+            stacks = _stack_choices(args.stacks if args.stacks is not None
+                                    else " ".join(profile.stacks or DEFAULT_STACKS))
+            endpoints = _choices("--endpoints", args.endpoints if args.endpoints is not None else
+                                 " ".join(profile.endpoints or [e.value for e in Endpoint]), Endpoint)
         vary = {**profile.vary, **parse_vary(args.vary or [])}
+        if app:
+            app.check_vary(vary, profile.name)
         if args.concurrency is not None:
             levels = tuple(sorted({_positive("--concurrency", w, max_concurrency) for w in _words(args.concurrency)}))
             if not levels:
@@ -186,8 +195,13 @@ def make_plan(args: argparse.Namespace, prog: str, max_concurrency: int) -> Plan
     if url and vary:
         _fail(prog, f"--url {url!r} is not allowed with --vary or the {profile.name} profile's axes: the bench "
               "starts a server per setting itself")
+    if url and app:
+        _fail(prog, f"--url {url!r} is not allowed with --app: the bench starts the app's servers itself")
     tools = tuple(Tool(t) for t in dict.fromkeys(args.tool or [DEFAULT_TOOL]))
-    return Plan(stacks=stacks, endpoints=endpoints, tools=tools, profile=profile, seed=seed, url=url, vary=vary)
+    if app:
+        app.check_tools(tools, endpoints)
+    return Plan(stacks=stacks, endpoints=endpoints, tools=tools, profile=profile, seed=seed, url=url, vary=vary,
+                app=str(app.file.path) if app else None)
 
 
 def refuse_untrustworthy(prog: str, settings) -> str | None:
@@ -220,9 +234,12 @@ def _resumed(prog: str, resume: str) -> tuple[RunFiles, dict, Plan]:
             _local_url(saved["url"])
         except argparse.ArgumentTypeError as error:
             _fail(prog, f"--resume {resume!r} is not allowed: its {error}")
-    plan = Plan(stacks=tuple(saved["stacks"]), endpoints=tuple(Endpoint(e) for e in saved["endpoints"]),
+    app = saved.get("app")
+    plan = Plan(stacks=tuple(saved["stacks"]),
+                endpoints=tuple(saved["endpoints"]) if app else tuple(Endpoint(e) for e in saved["endpoints"]),
                 tools=tuple(Tool(t) for t in saved["tools"]), profile=Profile.from_record(saved["profile"]),
-                seed=saved["seed"], url=saved["url"], vary={k: tuple(v) for k, v in saved.get("vary", {}).items()})
+                seed=saved["seed"], url=saved["url"], vary={k: tuple(v) for k, v in saved.get("vary", {}).items()},
+                app=app)
     return files, run, plan
 
 
@@ -235,10 +252,14 @@ def main(argv: list[str]) -> int:
     os.sched_setaffinity(0, settings.client_cpus)
     if args.resume:
         files, run, plan = _resumed(prog, args.resume)
+        app = AppTarget.load(plan.app, settings.loop) if plan.app else None
     else:
-        plan = make_plan(args, prog, settings.max_concurrency)
+        # one line and exit 2 when the app is not ready
+        app = AppTarget.load(args.app, settings.loop) if args.app is not None else None
+        plan = make_plan(args, prog, settings.max_concurrency, app)
         run = None
-    missing = missing_programs(plan.tools, external_server=bool(plan.url), stacks=plan.stacks)
+    # an app's servers are its own Python's (checked by AppTarget.load), not the lab's
+    missing = missing_programs(plan.tools, external_server=bool(plan.url or plan.app), stacks=plan.stacks)
     if missing:
         _fail(prog, "; ".join(missing))
     reason = refuse_untrustworthy(prog, settings)
@@ -252,15 +273,16 @@ def main(argv: list[str]) -> int:
     except RunLocked as error:
         _fail(prog, str(error))
     try:
-        return _measure(prog, args, settings, plan, run, lock, files if run else None)
+        return _measure(prog, args, settings, plan, run, lock, files if run else None, app)
     finally:
         lock.release()
 
 
 def _measure(prog: str, args: argparse.Namespace, settings, plan: Plan, run: dict | None, lock: RunLock,
-             files: RunFiles | None) -> int:
-    # A --url server depends on the database after the run too: never stop it under it.
-    started_db = database_needs_starting(settings) and not plan.url
+             files: RunFiles | None, app: AppTarget | None = None) -> int:
+    # A --url server depends on the database after the run too: never stop it under it. An app
+    # file's project has its own database: the lab's is neither started nor touched.
+    started_db = database_needs_starting(settings) and not plan.url and not app
     try:
         if plan.url:  # before any database work: a server that cannot be measured leaves nothing started
             try:
@@ -268,7 +290,8 @@ def _measure(prog: str, args: argparse.Namespace, settings, plan: Plan, run: dic
             except (urllib.error.URLError, OSError, KeyError, ValueError) as error:
                 print(f"{prog}: cannot read {plan.url}/info/: {error}", file=sys.stderr)
                 return 1
-        prepare_database(settings)
+        if not app:
+            prepare_database(settings)
         if run is None:
             out_root = Path(args.out)
             out_root.mkdir(parents=True, exist_ok=True)
@@ -283,7 +306,10 @@ def _measure(prog: str, args: argparse.Namespace, settings, plan: Plan, run: dic
               + "".join(f" | {k} {' '.join(v)}" for k, v in plan.vary.items())
               + (f" | rounds start within {profile.round_budget_s} s of the first" if profile.round_budget_s else ""),
               flush=True)
-        code = Runner(plan, settings, files, run).execute()
+        if app:
+            print(app.banner(), flush=True)
+        code = Runner(plan, settings, files, run, app.file if app else None,
+                      app.record(plan.stacks) if app else None).execute()
     except db.DatabaseError as error:
         print(f"{prog}: database: {error}", file=sys.stderr)
         return error.exit_code

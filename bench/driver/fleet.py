@@ -15,6 +15,7 @@ from bench.driver.drain import Watched
 from bench.driver.relay_process import RelayProcess
 from bench.driver.sampling import process_cpu_s
 from bench.driver.variants import split_unit, variant_of
+from lab.app_file import AppFile
 from lab.config import Settings
 from lab.limits import Cgroup, CgroupV1, CgroupV2, Limiter
 from lab.net import free_port
@@ -95,8 +96,9 @@ class Fleet:
     settings; behind the latency relay when its DB_LATENCY_MS is above 0."""
 
     def __init__(self, units: dict[str, Settings], settings: Settings, run_dir: Path, run_id: str,
-                 url: str | None = None, relay: RelayProcess | None = None):
-        """`units`: each unit with its settings (bench/driver/variants.py unit_settings)."""
+                 url: str | None = None, relay: RelayProcess | None = None, app: AppFile | None = None):
+        """`units`: each unit with its settings (bench/driver/variants.py unit_settings); `app`:
+        an app file's project, served by each unit's stack instead of the lab's own app."""
         self.settings = settings
         self.latency_ms: dict[str, float] = {}
         if url:
@@ -115,7 +117,7 @@ class Fleet:
             self.latency_ms[unit] = unit_settings.db_latency_ms
             self.servers[unit] = Server(stack, unit_settings, port=free_port(),
                                         log_path=run_dir / "logs" / f"{_safe_name(unit)}.log",
-                                        cgroup_name=f"bench-{run_id}-{_safe_name(unit)}", extra_env=env)
+                                        cgroup_name=f"bench-{run_id}-{_safe_name(unit)}", extra_env=env, app=app)
 
     def start(self) -> dict[str, str]:
         """Start every server, one after the other, each until it answers (they share

@@ -13,14 +13,13 @@ from bench.driver.noise import Noise, NoiseSample
 from bench.driver.relay_process import RelayProcess, level_reading, relay_bound
 from bench.driver.sampling import LevelSample, process_cpu_s
 from bench.driver.schedule import Round
-from bench.driver.tools import POST_BODY, ToolOutcome, now, run_tool
+from bench.driver.tools import Sent, ToolOutcome, endpoint_request, now, run_tool
 from bench.driver.variants import split_unit, variant_of
 from bench.driver.warmup import WarmupResult, warm_up
 from bench.driver.window import Window, littles_law, plan_window, validity_flags
 from bench.load_tools import TOOLS
 from bench.schema import (
     DB_KEYS,
-    ENDPOINT_PATHS,
     ERROR_KEYS,
     LATENCY_KEYS,
     SCHEMA_VERSION,
@@ -85,12 +84,16 @@ class LevelContext:
     """What one level needs from the run."""
 
     settings: Settings
-    probe: DbProbe
+    probe: DbProbe | None  # None: an app file's run, whose database is not the lab's to read
     fleet: Fleet
     duration_s: int
     max_window_s: int
     run_id: str
     relay: RelayProcess | None = None
+    requests: dict[str, Sent] | None = None  # an app file's requests by name (else the lab's endpoints)
+
+    def sent(self, endpoint: str) -> Sent:
+        return self.requests[endpoint] if self.requests is not None else endpoint_request(endpoint)
 
 
 @dataclass
@@ -114,10 +117,10 @@ def _lab_cpu(context: LevelContext, db_pid: int | None):
                     + (relay.cpu_s() if relay else 0.0))
 
 
-def _run_window(context: LevelContext, server, tool, url: str, method: str, concurrency: int,
+def _run_window(context: LevelContext, server, tool, sent: Sent, concurrency: int,
                 window: Window, raw_path, latency_ms: float) -> Measured:
     settings = context.settings
-    db_pid = mariadbd_pid(settings)
+    db_pid = mariadbd_pid(settings) if context.probe else None
     sample = LevelSample(settings, context.probe, server.cgroup,
                          server.pids if server.cgroup is None and isinstance(server, Server) else None, db_pid)
     noise = NoiseSample(tuple(sorted({*settings.server_cpus, *settings.client_cpus, *settings.db_cpus})),
@@ -125,7 +128,7 @@ def _run_window(context: LevelContext, server, tool, url: str, method: str, conc
     relay = context.relay if latency_ms > 0 else None
     relay_before, relay_cpu = (relay.counters([latency_ms])[latency_ms], relay.cpu_s()) if relay else (None, 0.0)
     started, clock = now(), time.monotonic()
-    outcome = run_tool(tool, url, method, concurrency, window.planned_s, settings, raw_path)
+    outcome = run_tool(tool, server.url, sent, concurrency, window.planned_s, settings, raw_path)
     ended, elapsed = now(), time.monotonic() - clock
     noise_record = noise.finish(elapsed).record()
     relay_record = None
@@ -151,19 +154,19 @@ def measure_level(context: LevelContext, unit: str, round_: Round, rps_estimate:
     a DatabaseGone to raise after the row is saved, and the server's death message if it died."""
     server = context.fleet.servers[unit]
     latency_ms = context.fleet.latency_ms.get(unit, 0.0)
-    method, path = ENDPOINT_PATHS[round_.endpoint]
-    body = POST_BODY.read_bytes() if method == "POST" else b""
-    warm = warm_up(server.url, method, path, body, round_.concurrency, max(WARMUP_FLOOR_S, context.max_window_s))
+    sent = context.sent(round_.endpoint)
+    warm = warm_up(server.url, sent.method, sent.path, sent.body(), round_.concurrency,
+                   max(WARMUP_FLOOR_S, context.max_window_s), sent.headers)
     before_s, drained = wait_drained(context.fleet.watched(), context.probe)
     window = plan_window(context.duration_s, context.max_window_s, round_.concurrency, rps_estimate or warm.rps)
-    measured = _run_window(context, server, round_.tool, server.url + path, method, round_.concurrency, window,
-                           raw_path, latency_ms)
+    measured = _run_window(context, server, round_.tool, sent, round_.concurrency, window, raw_path, latency_ms)
     after_s = 0.0
     if measured.gone is None:
         try:  # read after the drain: a transaction still open now is a finding, not a race
             after_s, _ = wait_drained(context.fleet.watched(), context.probe)
-            measured.database["open_trx_after"] = context.probe.open_transactions()
-            measured.database["history_after"] = context.probe.history_length()
+            if context.probe:
+                measured.database["open_trx_after"] = context.probe.open_transactions()
+                measured.database["history_after"] = context.probe.history_length()
         except DatabaseGone as error:
             measured.gone = error
     row = build_row(context, unit, round_, measured, window, warm,

@@ -80,8 +80,10 @@ def collect_database(settings: Settings, probe: DbProbe) -> dict:
             "port": settings.database.port, **probe.variables()}
 
 
-def collect_metadata(settings: Settings, probe: DbProbe) -> dict:
+def collect_metadata(settings: Settings, probe: DbProbe | None) -> dict:
+    """No probe: an app file's run, whose database the lab does not read (run.json `app`)."""
+    database = collect_database(settings, probe) if probe else {"lab_database": False}
     return {**collect_machine(), **collect_versions(), "git_sha": collect_git(),
             "placement": collect_placement(settings), "limiter": None,
-            "database": collect_database(settings, probe), "settings": settings.record(),
+            "database": database, "settings": settings.record(),
             "public_bind": None if is_loopback(settings.server_host) else settings.server_host}

@@ -14,6 +14,8 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
+from bench.driver.app_run import gate as app_gate
+from bench.driver.app_run import request_files
 from bench.driver.dbprobe import DatabaseGone, DbProbe
 from bench.driver.drain import wait_drained
 from bench.driver.fleet import Fleet
@@ -31,7 +33,9 @@ from bench.driver.window import TARGET_COMPLETIONS_PER_CONNECTION
 from bench.profiles import Profile, ToolPlan
 from bench.schema import MIN_COMPLETIONS_PER_CONNECTION, SCHEMA_VERSION, STEADY_TOLERANCE, Endpoint, Tool
 from lab import db
+from lab.app_file import AppFile
 from lab.config import ROOT, Settings, format_cpus
+from lab.errors import LabError
 from lab.io_files import prepare_io_dir, remove_io_files
 from lab.serve import PortTaken, Server, ServerDied
 from lab.stacks import STACKS, serves
@@ -48,6 +52,7 @@ class Plan:
     seed: int
     url: str | None = None
     vary: dict[str, tuple[str, ...]] = field(default_factory=dict)  # the run's axes (bench/driver/variants.py)
+    app: str | None = None  # an app file's path: its project is measured, not the lab's (bench/driver/app_run.py)
 
     def record(self) -> dict:
         data = asdict(self)
@@ -76,6 +81,10 @@ def row_unit(row: dict) -> str:
     return f"{row['stack']}{UNIT_SEPARATOR}{row['variant']}" if row.get("variant") else row["stack"]
 
 
+class AppNotMeasurable(LabError):
+    """No WSGI or no ASGI stack of an app file's project started and passed its gate: nothing to compare."""
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM, handled like Ctrl-C (servers stopped, rows kept, run marked interrupted),
     with its own exit status: 143, not 130."""
@@ -98,8 +107,13 @@ def interrupted_status(stop: KeyboardInterrupt) -> int:
 
 
 class Runner:
-    def __init__(self, plan: Plan, settings: Settings, files: RunFiles, run: dict):
+    def __init__(self, plan: Plan, settings: Settings, files: RunFiles, run: dict, app: AppFile | None = None,
+                 app_info: dict | None = None):
+        """`app`, `app_info`: an app file's project and what run.json records of it (app_run.app_record)."""
         self.plan = plan
+        self.app = app
+        self.app_info = app_info
+        self.requests = request_files(app, files.dir) if app else None
         self.settings = settings
         self.files = files
         self.run = run
@@ -145,9 +159,11 @@ class Runner:
         """Measure every round; returns the exit code (0 complete, 1 failed, 130/143 stopped)."""
         code = 0
         try:
-            self.probe = DbProbe(self.settings)
+            self.probe = None if self.app else DbProbe(self.settings)
             if not self.run["metadata"]:
                 self.run["metadata"] = collect_metadata(self.settings, self.probe)
+                if self.app_info:
+                    self.run["metadata"]["app"] = self.app_info
                 self.run["metadata"]["measuring"] = measuring_rules()
                 self.run["metadata"]["noise_thresholds"] = {"foreign_cpu_share": NOISY_SHARE,
                                                             "steal_share": NOISY_SHARE}
@@ -156,7 +172,8 @@ class Runner:
             self.reset_database_state()
             units = self.start_relay({u: unit_settings(u, self.settings) for u in self.plan.units()})
             self.ensure_max_connections(units)
-            self.fleet = Fleet(units, self.settings, self.files.dir, self.run["run_id"], self.plan.url, self.relay)
+            self.fleet = Fleet(units, self.settings, self.files.dir, self.run["run_id"], self.plan.url, self.relay,
+                               self.app)
             self.start_and_verify()
             for number, round_ in enumerate(self.run["rounds"]):
                 self.measure_round(number, round_)
@@ -202,7 +219,10 @@ class Runner:
 
     def reset_database_state(self) -> None:
         """Every run starts and ends with no io files and no lab_records rows (io files
-        first: they go even when the database has gone away)."""
+        first: they go even when the database has gone away). An app file's run: nothing,
+        the app's data is the user's."""
+        if self.app:
+            return
         assert self.probe is not None
         prepare_io_dir(self.settings.io_dir)
         remove_io_files(self.settings.io_dir)
@@ -212,7 +232,7 @@ class Runner:
         """Start the latency relay if any unit needs it and check every setting's round trip;
         returns the units to serve with their settings (those of a setting that missed are
         skipped, saying why)."""
-        if self.plan.url:
+        if self.plan.url or self.app:
             return units
         latency = {unit: own.db_latency_ms for unit, own in units.items()}
         if not any(latency.values()):
@@ -249,7 +269,7 @@ class Runner:
     def ensure_max_connections(self, units: dict[str, Settings]) -> None:
         """Every unit's server holds its persistent connections for the whole run: raise the
         private MariaDB's max_connections to fit them all (one under load at a time)."""
-        if self.plan.url:
+        if self.plan.url or self.app:
             return
         assert self.probe is not None
         needed = sum(persistent_connections(u, own) for u, own in units.items()) + \
@@ -264,11 +284,14 @@ class Runner:
             self.run["metadata"].setdefault("database", {})["max_connections"] = needed
 
     def start_and_verify(self) -> None:
-        assert self.fleet is not None and self.probe is not None
+        assert self.fleet is not None
         print(f"bench: starting {len(self.fleet.servers)} server(s) on CPUs {format_cpus(self.settings.server_cpus)}",
               flush=True)
         failed = self.fleet.start()
         self.run["metadata"]["limiter"] = self.fleet.limiter()
+        if self.app:
+            return self.gate_app(failed)
+        assert self.probe is not None
         for stack, server in self.fleet.servers.items():
             info = self.stack_info(stack)
             info["server_command"] = server.command
@@ -287,6 +310,34 @@ class Runner:
                 info["status"], info["reason"] = "skipped", "verification failed: " + "; ".join(outcome["failed"][:5])
                 print(f"bench: {stack}: skipped ({info['reason']})", file=sys.stderr)
             self.save()
+
+    def gate_app(self, failed: dict[str, str]) -> None:
+        """The app file's gate (bench/driver/app_run.py) over every server that started."""
+        assert self.fleet is not None and self.app is not None
+        urls = {}
+        for unit, server in self.fleet.servers.items():
+            info = self.stack_info(unit)
+            info["server_command"] = server.command
+            if unit in failed:
+                info["status"], info["reason"] = "failed", f"server did not start: {failed[unit]}"
+                print(f"bench: {unit}: {info['reason']}", file=sys.stderr)
+            elif info["status"] == "pending" and not info.get("verification"):
+                urls[unit] = server.url
+        for unit, outcome in app_gate(self.app, urls).items():
+            info = self.stack_info(unit)
+            info["verification"] = outcome
+            print(f"bench: {unit}: app gate {'passed' if outcome['passed'] else 'FAILED'}; {outcome['summary']}",
+                  flush=True)
+            if not outcome["passed"]:
+                info["status"], info["reason"] = "skipped", "app gate failed: " + "; ".join(outcome["failed"][:3])
+                print(f"bench: {unit}: skipped ({info['reason']})", file=sys.stderr)
+        self.save()
+        ready = {STACKS[split_unit(u)[0]].interface for u in self.fleet.servers
+                 if self.stack_info(u)["status"] == "pending"}
+        if ready != {"wsgi", "asgi"}:  # nothing to compare: stop now, not after the rounds of one side
+            first = next((i["reason"] for i in self.run["stacks"].values() if i.get("reason")), "not started")
+            raise AppNotMeasurable(f"app {self.app.name} has no {'WSGI' if 'wsgi' not in ready else 'ASGI'} stack to "
+                                   f"measure: {first}")
 
     def over_budget(self, round_: dict) -> bool:
         """The profile's round budget has run out for a round still to measure: it is marked
@@ -312,7 +363,7 @@ class Runner:
                   f"{rows} row(s) not measured ({where}); the figures use the rounds measured", flush=True)
 
     def measure_round(self, number: int, round_: dict) -> None:
-        assert self.fleet is not None and self.probe is not None
+        assert self.fleet is not None
         todo = [s for s in round_["order"] if (s, round_["tool"], round_["endpoint"], round_["concurrency"],
                                                round_["repeat"]) not in self.done
                 and s in self.fleet.servers and self.stack_info(s)["status"] == "pending"]
@@ -322,17 +373,17 @@ class Runner:
         wait_drained(self.fleet.watched(), self.probe)
         round_["speed"] = speed_probe(format_cpus(self.settings.server_cpus))
         round_["started_at"] = now()
-        rnd = Round(Tool(round_["tool"]), Endpoint(round_["endpoint"]), round_["concurrency"], round_["repeat"],
-                    tuple(round_["order"]))
+        endpoint = round_["endpoint"] if self.app else Endpoint(round_["endpoint"])
+        rnd = Round(Tool(round_["tool"]), endpoint, round_["concurrency"], round_["repeat"], tuple(round_["order"]))
         for stack in todo:
             self.measure_stack_level(stack, rnd, round_["speed"])
         self.save()
 
     def measure_stack_level(self, stack: str, rnd: Round, speed: float | None) -> None:
-        assert self.fleet is not None and self.probe is not None
+        assert self.fleet is not None
         started = time.monotonic()
         context = LevelContext(self.settings, self.probe, self.fleet, self.plan.profile.duration_s,
-                               self.plan.profile.max_window_s, self.run["run_id"], self.relay)
+                               self.plan.profile.max_window_s, self.run["run_id"], self.relay, self.requests)
         raw_path = self.files.raw_path(rnd.tool, stack, rnd.endpoint, rnd.concurrency, rnd.repeat)
         key = (stack, str(rnd.tool), str(rnd.endpoint), rnd.concurrency)
         row, gone, died = measure_level(context, stack, rnd, self.last_rps.get(key), speed, raw_path,

@@ -52,14 +52,23 @@ class _Poller(threading.Thread):
     """Polls what only has a current value: MariaDB's Threads_connected and, where the
     kernel keeps no resettable peak, the server's memory."""
 
-    def __init__(self, settings: Settings, memory_now: Callable[[], int]):
+    def __init__(self, settings: Settings, memory_now: Callable[[], int], database: bool = True):
         super().__init__(daemon=True)
         self.settings = settings
+        self.database = database  # False: memory only (an app file's run)
         self.memory_now = memory_now
         self.peaks = _Peaks()
         self.stopping = threading.Event()
 
     def run(self) -> None:
+        if not self.database:
+            while not self.stopping.is_set():
+                try:
+                    self.peaks.memory_bytes = max(self.peaks.memory_bytes, self.memory_now())
+                except OSError:
+                    return
+                self.stopping.wait(POLL_S)
+            return
         try:
             probe = DbProbe(self.settings)
         except DatabaseGone as error:
@@ -87,7 +96,7 @@ class LevelSample:
     """Readings from the start of a level, completed by `finish`."""
 
     settings: Settings
-    probe: DbProbe
+    probe: DbProbe | None  # None: an app file's run (its database is not the lab's to read)
     cgroup: Cgroup | None
     server_pids: Callable[[], set[int]] | None  # without a cgroup: the server's processes, if known
     db_pid: int | None
@@ -100,10 +109,10 @@ class LevelSample:
         self.server_cpu0 = self._server_cpu(usage)
         self.throttle0 = (usage.throttled_periods, usage.throttled_ns) if usage else None
         self.db_cpu0 = process_cpu_s({self.db_pid}) if self.db_pid else None
-        self.status0 = self.probe.status("Connections")
-        self.history0 = self.probe.history_length()
-        self.open_trx0 = self.probe.open_transactions()
-        self.poller = _Poller(self.settings, self._memory_now)
+        self.status0 = self.probe.status("Connections") if self.probe else None
+        self.history0 = self.probe.history_length() if self.probe else None
+        self.open_trx0 = self.probe.open_transactions() if self.probe else None
+        self.poller = _Poller(self.settings, self._memory_now, database=self.probe is not None)
         self.poller.start()
 
     def _server_cpu(self, usage) -> float | None:
@@ -125,7 +134,7 @@ class LevelSample:
         if server_cpu is not None:
             server_cpu -= self.server_cpu0
         db_cpu = process_cpu_s({self.db_pid}) - self.db_cpu0 if self.db_pid else None
-        status = self.probe.status("Connections")
+        status = self.probe.status("Connections") if self.probe else None
         self.poller.join(timeout=2)
         peak = self.poller.peaks.memory_bytes
         if usage and usage.peak_memory_bytes:
@@ -150,7 +159,8 @@ class LevelSample:
             "cpu_ms_per_req": per_req(db_cpu),
             "threads_connected_peak": self.poller.peaks.threads_connected or None,
             # less the poller's own connection
-            "new_connections": status["Connections"] - self.status0["Connections"] - (self.poller.peaks.error is None),
+            "new_connections": status["Connections"] - self.status0["Connections"] - (self.poller.peaks.error is None)
+            if status else None,
             "history_before": self.history0,
             "history_after": None,  # read after the drain (bench/driver/level.py)
             "open_trx_before": self.open_trx0,

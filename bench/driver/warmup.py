@@ -35,31 +35,44 @@ class WarmupResult:
         return asdict(self)
 
 
-def request_bytes(url: str, method: str, path: str, body: bytes) -> bytes:
+def request_bytes(url: str, method: str, path: str, body: bytes,
+                  headers: tuple[tuple[str, str], ...] = ()) -> bytes:
+    """The request, as the load tools send it: a body (when there is one) with its length,
+    and the given headers (a POST of the lab's own endpoints: Content-Type JSON)."""
     host = urlsplit(url).netloc
     head = f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: asgi-wsgi-lab-warmup\r\n"
-    if method == "POST":
-        head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-    return head.encode() + b"\r\n" + (body if method == "POST" else b"")
+    head += "".join(f"{key}: {value}\r\n" for key, value in headers)
+    if body or method not in ("GET", "HEAD"):
+        head += f"Content-Length: {len(body)}\r\n"
+    return head.encode() + b"\r\n" + body
 
 
 async def _read_response(reader: asyncio.StreamReader) -> int:
-    """Read one response (the lab's servers always send Content-Length); return its status."""
+    """Read one response, sized by Content-Length or sent in chunks; return its status."""
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split()[1])
-    length = 0
+    length, chunked = 0, False
     for line in lines[1:]:
         name, _, value = line.partition(":")
         if name.strip().lower() == "content-length":
             length = int(value)
-    await reader.readexactly(length)
-    return status
+        elif name.strip().lower() == "transfer-encoding" and "chunked" in value.lower():
+            chunked = True
+    if not chunked:
+        await reader.readexactly(length)
+        return status
+    while True:
+        size = int((await reader.readuntil(b"\r\n")).split(b";")[0].strip(), 16)
+        await reader.readexactly(size + 2)  # the chunk and its CRLF (the last: no trailers, CRLF)
+        if size == 0:
+            return status
 
 
-async def _warm(url: str, method: str, path: str, body: bytes, concurrency: int, timeout_s: float) -> WarmupResult:
+async def _warm(url: str, method: str, path: str, body: bytes, concurrency: int, timeout_s: float,
+                headers: tuple[tuple[str, str], ...]) -> WarmupResult:
     parts = urlsplit(url)
-    request = request_bytes(url, method, path, body)
+    request = request_bytes(url, method, path, body, headers)
     answered = [0] * concurrency
     everyone = asyncio.Event()
     started = time.monotonic()
@@ -83,6 +96,7 @@ async def _warm(url: str, method: str, path: str, body: bytes, concurrency: int,
     return WarmupResult(time.monotonic() - started, sum(answered), sum(1 for a in answered if a), concurrency)
 
 
-def warm_up(url: str, method: str, path: str, body: bytes, concurrency: int, timeout_s: float) -> WarmupResult:
+def warm_up(url: str, method: str, path: str, body: bytes, concurrency: int, timeout_s: float,
+            headers: tuple[tuple[str, str], ...] = ()) -> WarmupResult:
     """Run the warm-up; never raises for a slow or failing server (the result says so)."""
-    return asyncio.run(_warm(url, method, path, body, concurrency, timeout_s))
+    return asyncio.run(_warm(url, method, path, body, concurrency, timeout_s, headers))

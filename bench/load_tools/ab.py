@@ -9,7 +9,7 @@ it cannot measure validly at all; lab/stacks.py says which, and the report says 
 
 from __future__ import annotations
 
-from bench.load_tools.base import Invocation, LoadRequest, LoadTool
+from bench.load_tools.base import Invocation, LoadRequest, LoadTool, shown_header
 from bench.parse_ab import parse_ab
 from bench.schema import Tool
 from bench.tool_result import ToolResult
@@ -24,11 +24,32 @@ def invocation(request: LoadRequest) -> Invocation:
                "-c", str(request.concurrency), "-s", str(request.timeout_s)]
     if request.side_file is not None:
         command += ["-e", str(request.side_file)]
-    if request.method == "POST":
-        command += ["-p", str(request.body), "-T", "application/json"]
+    command += method_options(request)
+    shown = list(command)
+    for key, value in request.other_headers():
+        command += ["-H", f"{key}: {value}"]
+        shown += ["-H", shown_header(key, value)]
     command.append(request.url)
+    shown.append(request.url)
     header = {"percentiles_csv": request.side_file.name} if request.side_file is not None else {}
-    return Invocation(command, {}, header)
+    return Invocation(command, {}, header, shown if shown != command else None)
+
+
+# ab sends a body only with POST (-p) and PUT (-u); any other method it names with -m, bodiless.
+BODY_OPTIONS = {"POST": "-p", "PUT": "-u"}
+
+
+def cannot_send(method: str, has_body: bool) -> str | None:
+    """Why ab cannot send this request as given, or None."""
+    if has_body and method not in BODY_OPTIONS:
+        return f"ab cannot send a body with {method} (only with {' or '.join(BODY_OPTIONS)}): measure it with wrk"
+    return None
+
+
+def method_options(request: LoadRequest) -> list[str]:
+    if request.body is not None:
+        return [BODY_OPTIONS[request.method], str(request.body), "-T", request.content_type or "text/plain"]
+    return [] if request.method == "GET" else ["-m", request.method]
 
 
 def parse(stdout: str, stderr: str, side_text: str | None) -> ToolResult:

@@ -29,9 +29,23 @@ class LoadRequest:
     duration_s: int
     threads: int  # CPUs the client may use (CLIENT_CPUS): at most one thread each
     pin: tuple[str, ...]  # prefix that pins the tool to those CPUs (taskset)
-    body: Path  # the request body of a POST
+    body: Path | None  # the file holding the request's body (None: no body)
     timeout_s: int  # per request: a response later than this is an error
     side_file: Path | None  # where the tool may write its second output (None: a discarded run)
+    headers: tuple[tuple[str, str], ...] = ()  # sent with every request (the body's Content-Type among them)
+
+    @property
+    def content_type(self) -> str | None:
+        return next((value for key, value in self.headers if key.lower() == "content-type"), None)
+
+    def other_headers(self) -> tuple[tuple[str, str], ...]:
+        return tuple((key, value) for key, value in self.headers if key.lower() != "content-type")
+
+
+def shown_header(key: str, value: str) -> str:
+    """A header as the raw file records it: its name, and its value only for Content-Type
+    (others, e.g. Authorization or Cookie, may hold secrets)."""
+    return f"{key}: {value}" if key.lower() == "content-type" else f"{key}: <not recorded>"
 
 
 @dataclass(frozen=True)
@@ -41,6 +55,11 @@ class Invocation:
     command: list[str]
     env: dict[str, str]
     raw_header: dict[str, str]
+    shown_command: list[str] | None = None  # what the raw file records when the command holds a secret
+
+    @property
+    def recorded_command(self) -> list[str]:
+        return self.shown_command if self.shown_command is not None else self.command
 
 
 def _no_stack_note(stack: StackEntry) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.load_tools.base import Invocation, LoadRequest, LoadTool
+from bench.load_tools.base import Invocation, LoadRequest, LoadTool, shown_header
 from bench.parse_wrk import parse_wrk
 from bench.schema import Tool
 from bench.tool_result import ToolResult
@@ -26,9 +26,13 @@ def invocation(request: LoadRequest) -> Invocation:
     threads = min(request.concurrency, request.threads)
     command = [*request.pin, "wrk", f"-t{threads}", f"-c{request.concurrency}", f"-d{request.duration_s}s",
                "--latency", "--timeout", f"{request.timeout_s}s", "-s", str(SCRIPT), request.url]
-    env = {"WRK_METHOD": request.method, "WRK_BODY_FILE": str(request.body) if request.method == "POST" else "",
+    env = {"WRK_METHOD": request.method, "WRK_BODY_FILE": str(request.body) if request.body else "",
            "WRK_CONNECTIONS": str(request.concurrency)}
-    return Invocation(command, env, {"env": " ".join(f"{k}={v}" for k, v in env.items())})
+    shown = dict(env)
+    if request.headers:
+        env["WRK_HEADERS"] = "\n".join(f"{key}: {value}" for key, value in request.headers)
+        shown["WRK_HEADERS"] = repr("\n".join(shown_header(key, value) for key, value in request.headers))
+    return Invocation(command, env, {"env": " ".join(f"{k}={v}" for k, v in shown.items())})
 
 
 def parse(stdout: str, stderr: str, side_text: str | None) -> ToolResult:

@@ -8,6 +8,7 @@ import pytest
 from test_rooms import imported
 
 from bench.load_tools import TOOLS, adapter, is_cross_check
+from bench.load_tools.ab import cannot_send
 from bench.load_tools.base import LoadRequest
 from bench.rawfile import read_raw
 from bench.schema import Tool
@@ -17,9 +18,14 @@ RAW = ROOT / "fixtures" / "raw"
 BODY = Path("/lab/bench/post_body.json")
 
 
-def request(method: str = "GET", concurrency: int = 8, threads: int = 2, side_file: Path | None = None):
+JSON = (("Content-Type", "application/json"),)
+
+
+def request(method: str = "GET", concurrency: int = 8, threads: int = 2, side_file: Path | None = None,
+            headers: tuple[tuple[str, str], ...] | None = None):
+    body = BODY if method in ("POST", "PUT", "PATCH") else None
     return LoadRequest("http://127.0.0.1:8000/ping/", method, concurrency, 5, threads, ("taskset", "-c", "1,2"),
-                       BODY, 30, side_file)
+                       body, 30, side_file, JSON if headers is None and body else headers or ())
 
 
 def test_every_tool_id_has_its_adapter_and_an_adapter_its_program():
@@ -38,7 +44,9 @@ def test_wrk_runs_a_thread_per_client_cpu_and_never_more_than_connections(concur
 def test_wrk_hands_the_method_and_body_to_its_script_and_records_them():
     get, post = (TOOLS[Tool.WRK].invocation(request(method)) for method in ("GET", "POST"))
     assert get.env["WRK_BODY_FILE"] == "" and post.env["WRK_BODY_FILE"] == str(BODY)
-    assert post.raw_header == {"env": f"WRK_METHOD=POST WRK_BODY_FILE={BODY} WRK_CONNECTIONS=8"}
+    assert post.env["WRK_HEADERS"] == "Content-Type: application/json" and "WRK_HEADERS" not in get.env
+    assert post.raw_header == {"env": f"WRK_METHOD=POST WRK_BODY_FILE={BODY} WRK_CONNECTIONS=8 "
+                                      "WRK_HEADERS='Content-Type: application/json'"}
     script = Path(post.command[post.command.index("-s") + 1])
     assert script == ROOT / "bench" / "wrk_summary.lua" and script.is_file()
 
@@ -51,6 +59,27 @@ def test_ab_writes_its_percentiles_only_for_a_kept_run_and_posts_the_body():
     assert kept.command[kept.command.index("-p") + 1] == str(BODY)
     assert "-e" not in discarded.command and "-p" not in discarded.command and discarded.raw_header == {}
     assert discarded.command.index("-n") > discarded.command.index("-t")  # -t alone caps ab at 50,000 requests
+
+
+def test_header_values_other_than_content_type_are_sent_but_never_recorded():
+    secret = (("Authorization", "Bearer s3cret"), ("Content-Type", "text/csv"))
+    wrk = TOOLS[Tool.WRK].invocation(request("POST", headers=secret))
+    assert "Authorization: Bearer s3cret" in wrk.env["WRK_HEADERS"] and "s3cret" not in str(wrk.raw_header)
+    assert "Authorization: <not recorded>" in wrk.raw_header["env"] and "text/csv" in wrk.raw_header["env"]
+    ab = TOOLS[Tool.AB].invocation(request("POST", headers=secret))
+    assert ab.command[ab.command.index("-H") + 1] == "Authorization: Bearer s3cret"
+    assert ab.command[ab.command.index("-T") + 1] == "text/csv"
+    assert "s3cret" not in " ".join(ab.recorded_command) and "Authorization: <not recorded>" in ab.recorded_command
+    plain = TOOLS[Tool.AB].invocation(request())
+    assert plain.recorded_command is plain.command  # nothing to hide: the command itself
+
+
+def test_ab_sends_each_method_its_own_way_or_says_it_cannot():
+    assert TOOLS[Tool.AB].invocation(request("PUT")).command[-5:-1] == ["-u", str(BODY), "-T", "application/json"]
+    assert TOOLS[Tool.AB].invocation(request("DELETE")).command[-3:-1] == ["-m", "DELETE"]
+    assert cannot_send("PATCH", True) == ("ab cannot send a body with PATCH (only with POST or PUT): "
+                                          "measure it with wrk")
+    assert cannot_send("DELETE", False) is None and cannot_send("PUT", True) is None
 
 
 @pytest.mark.parametrize(("tool", "name", "checkable"), [(Tool.WRK, "get", True), (Tool.AB, "get", False)])

@@ -33,7 +33,7 @@ from bench.analysis.stacks import PAIRS, endpoint_sort_key, endpoint_title, stac
 
 # Metadata that makes runs incomparable when it differs (dotted keys flatten nested dicts).
 LOUD_KEYS = ("host", "cpu_model", "cpu_count", "kernel", "os", "python", "git_sha", "limiter", "placement",
-             "packages", "tools", "database")
+             "packages", "tools", "database", "app")
 QUIET_KEYS = ("settings",)
 OVERLAY_METRICS = tuple(m for m in METRICS if m.name in ("throughput", "latency-p99"))
 COLOURS = [to_hex(c) for c in colormaps["tab10"].colors]

@@ -81,10 +81,10 @@ def _word(head: LevelVerdict) -> str:
     return ", ".join([f"{head.verdict.n} rounds", text, *setup])
 
 
-def _tally_word(question: str, tally: Counter) -> str:
+def _tally_word(words: str, tally: Counter) -> str:
     ahead, behind = tally[stats.Kind.AHEAD], tally[stats.Kind.BEHIND]
     shape = "mixed" if ahead and behind else "ahead" if ahead else "behind" if behind else "noise"
-    return WORDS[question][shape]
+    return WORDS[words][shape]
 
 
 def _weak(run: Run, tool: str, heads: dict[str, LevelVerdict], strong: list[str]) -> str:
@@ -114,9 +114,10 @@ def _over_runs(found: Pooled | None, a: str, b: str) -> str:
 
 
 def pair_answer(run: Run, levels: pd.DataFrame, question: str, a: str, b: str,
-                pooled: earlier.Pool | None = None) -> str:
+                pooled: earlier.Pool | None = None, words: str | None = None) -> str:
     """`**question answer**: tally. a/b: endpoint ratio [interval] (rounds, verdict); ...`,
-    then the same ratios over this run and the earlier runs like it, when there are any."""
+    then the same ratios over this run and the earlier runs like it, when there are any.
+    `words`: the WORDS question whose answers it gives (default: `question` itself)."""
     tool = verdicts.primary_tool(run.rows)
     missing = [stack_label(s) for s in (a, b) if s not in set(levels["stack"])]
     if tool is None or missing:
@@ -132,8 +133,10 @@ def pair_answer(run: Run, levels: pd.DataFrame, question: str, a: str, b: str,
     ratios = "; ".join(f"{endpoint_title(e)} **{fmt_interval(heads[e].verdict)}** ({_word(heads[e])})"
                        for e in strong)
     undecided = f", no verdict on {tally[stats.Kind.NO_VERDICT]}" if tally[stats.Kind.NO_VERDICT] else ""
-    text = (f"**{question} {_tally_word(question, tally)}**: {stack_label(a)} ahead on {tally[stats.Kind.AHEAD]} "
-            f"of {len(strong)} endpoints, {stack_label(b)} on {tally[stats.Kind.BEHIND]}, within noise on "
+    word = _tally_word(words or question, tally)
+    noun = "requests" if run.app else "endpoints"
+    text = (f"**{question} {word}**: {stack_label(a)} ahead on {tally[stats.Kind.AHEAD]} "
+            f"of {len(strong)} {noun}, {stack_label(b)} on {tally[stats.Kind.BEHIND]}, within noise on "
             f"{tally[stats.Kind.WITHIN_NOISE]}{undecided}. {short(a)}/{short(b)} throughput ({tool}): {ratios}."
             + _weak(run, tool, heads, strong))
     if pooled is None or not pooled.earlier:
@@ -146,6 +149,8 @@ def pair_answer(run: Run, levels: pd.DataFrame, question: str, a: str, b: str,
 
 def database_point(run: Run) -> str:
     """The one database the run measured against, as run.json describes it."""
+    if run.app:
+        return "the app's own database, which the lab neither read nor reset"
     database = run.meta("database")
     if not isinstance(database, dict):
         return "one database (not described in run.json)"
@@ -197,6 +202,20 @@ def async_answer(run: Run) -> str:
             f"{capacity.PREFACE}: {body} Details: that run's report (`make report RUN={cited.path}`).")
 
 
+def app_line(app: dict) -> str:
+    """Whose code the answer is for, and what the run sent that could change its data."""
+    versions = app.get("versions") if isinstance(app.get("versions"), dict) else {}
+    requests = [r for r in app.get("requests") or [] if isinstance(r, dict)]
+    writes = [endpoint_title(r["name"]) for r in requests if r.get("writes")]
+    said = (f"the requests that write ({', '.join(writes)}) were sent because the app file marks them "
+            "`writes = true`" if writes else "no request writes")
+    return (f"**Whose code:** app `{app.get('name')}` ({app.get('file')}), its folder {app.get('folder')}, served by "
+            f"its own Python {app.get('python_version') or ''} ({app.get('python')}) with Django "
+            f"{versions.get('django')}; {len(requests)} request(s). The lab did not migrate, seed, truncate or audit "
+            f"its database; {said}. Its per-request figures (server CPU per request explains a ratio): Verdicts "
+            "and Headline figures below.")
+
+
 def conditions(run: Run) -> str:
     """What the answers hold under: the limits, the server, the database and the load; a
     different quota, server or database round trip can change them."""
@@ -218,9 +237,14 @@ def section(run: Run, levels: pd.DataFrame, async_line: str | None = None,
     """`## Answers`: three bullets, the conditions they hold under, and how to read them.
     `async_line`: the answer from a run that swept the database round trip (bench/analysis/report/sweep.py);
     `pooled`: this run with the earlier runs like it (bench/analysis/report/earlier.py)."""
-    lines = [pair_answer(run, levels, ASGI_OR_WSGI, DJANGO_ASGI, DJANGO_WSGI, pooled),
-             pair_answer(run, levels, FASTAPI_WORTH, FASTAPI, DJANGO_WSGI, pooled),
-             async_line or async_answer(run)]
+    if run.app:
+        question = f"ASGI or WSGI for this app ({run.app.get('name')})?"
+        lines = [pair_answer(run, levels, question, DJANGO_ASGI, DJANGO_WSGI, pooled, ASGI_OR_WSGI),
+                 app_line(run.app)]
+    else:
+        lines = [pair_answer(run, levels, ASGI_OR_WSGI, DJANGO_ASGI, DJANGO_WSGI, pooled),
+                 pair_answer(run, levels, FASTAPI_WORTH, FASTAPI, DJANGO_WSGI, pooled),
+                 async_line or async_answer(run)]
     return "\n".join(["## Answers", "", *(f"- {line}" for line in lines), "", conditions(run), "",
                       ("Ratio: geometric mean of per-round throughput ratios [95 % interval], each endpoint at its "
                        f"headline level; a verdict needs {stats.MIN_ROUNDS} rounds and an interval clear of 1. "

@@ -28,7 +28,8 @@ STATUS_WARNINGS = {  # run.json status -> (headline, what it means)
 
 def title(run: Run) -> str:
     """The title and the loud warnings: the first thing a reader sees."""
-    lines = [f"# Benchmark report: run {markdown.plain(run.run_id)}"]
+    whose = f"app {markdown.plain(str(run.app.get('name')))}, " if run.app else ""
+    lines = [f"# Benchmark report: {whose}run {markdown.plain(run.run_id)}"]
     lines += [f"\n> {warning}" for warning in _warnings(run)]
     return "\n".join(lines)
 
@@ -58,6 +59,12 @@ def settings(run: Run) -> str:
     lines = ["## Metadata and settings", "", markdown.table(("item", "value"), rows)]
     versions = [(name, markdown.code_span(version)) for name, version in _versions(run)]
     lines += ["", "### Versions", "", markdown.table(("component", "version"), versions)]
+    if run.app:  # the servers ran in the app's own Python: those versions are the measured ones
+        mine = run.app.get("versions") if isinstance(run.app.get("versions"), dict) else {}
+        rows = [("python", run.app.get("python_version"))] + sorted(mine.items())
+        lines += ["", f"### The app's Python ({markdown.plain(str(run.app.get('python')))})", "",
+                  "Its servers ran here; the versions above are the lab's own (load tools, analysis).", "",
+                  markdown.table(("package", "version"), [(k, markdown.code_span(_plain(v))) for k, v in rows])]
     for heading, key in (("Database", "database"), ("Settings (secrets redacted)", "settings")):
         values = run.meta(key)
         rows = sorted(values.items()) if isinstance(values, dict) else [(key, values)]

@@ -103,10 +103,10 @@ def _verdicts(run: Run, levels: pd.DataFrame) -> str:
          f"1; fewer than {stats.MIN_ROUNDS} counted rounds give *no verdict*. Each endpoint is read at its "
          f"headline level (where {BASELINE} was counted in the most rounds and, among those, is fastest); its "
          "other levels follow in short."),
-        "### ASGI or WSGI for Django?",
+        f"### ASGI or WSGI for {'this app' if run.app else 'Django'}?",
         _bullets(sentences.asgi_vs_wsgi(run.rows, levels, stacks)),
-        "### Where does FastAPI stand?",
-        _bullets(sentences.fastapi_stands(run.rows, levels, stacks)),
+        *([] if run.app else ["### Where does FastAPI stand?",  # an app file's run has no FastAPI mirror
+                              _bullets(sentences.fastapi_stands(run.rows, levels, stacks))]),
     ])
 
 

@@ -1,8 +1,10 @@
 import json
 
+from django.db import transaction
 from django.db.models import Count
 from django.http import HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -32,6 +34,13 @@ def tag_counts(request):
     return JsonResponse({"tags": dict(counts)})
 
 
+@require_GET
+def clock(request):
+    """The server's time: a body that changes on every request. An app file that measures it
+    says compare_body = false (the gate would otherwise show the first differing bytes)."""
+    return JsonResponse({"now": timezone.now().isoformat()})
+
+
 @csrf_exempt
 @require_POST
 def add_note(request):
@@ -41,6 +50,7 @@ def add_note(request):
         title, text, tags = str(data["title"])[:120], str(data["text"]), [str(t)[:32] for t in data.get("tags", [])]
     except (ValueError, KeyError, TypeError):
         return HttpResponseBadRequest("expected JSON with title and text")
-    note = Note.objects.create(title=title, text=text)
-    note.tags.set([Tag.objects.get_or_create(name=t)[0] for t in tags])
+    with transaction.atomic():  # one write transaction (IMMEDIATE in settings: it waits for the lock)
+        note = Note.objects.create(title=title, text=text)
+        note.tags.set([Tag.objects.get_or_create(name=t)[0] for t in tags])
     return JsonResponse({"id": note.id}, status=201)

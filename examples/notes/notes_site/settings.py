@@ -18,6 +18,9 @@ TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP
 WSGI_APPLICATION = "notes_site.wsgi.application"
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3",
                          "NAME": os.environ.get("NOTES_DB", str(BASE_DIR / "var" / "notes.sqlite3")),
-                         "OPTIONS": {"timeout": 20}}}
+                         # IMMEDIATE: a writer takes SQLite's lock when its transaction starts and
+                         # waits up to `timeout` for it, rather than failing with "database is locked"
+                         # when two transactions that read first both try to write.
+                         "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"}}}
 USE_TZ = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

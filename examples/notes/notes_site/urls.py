@@ -6,4 +6,5 @@ urlpatterns = [
     path("notes/", views.add_note),
     path("notes/<int:note_id>/", views.note_detail),
     path("api/tags/", views.tag_counts),
+    path("api/clock/", views.clock),
 ]
