@@ -44,6 +44,7 @@ COVERED: dict[str, str] = {
     r"bench/run_wrk\.sh -h": "tests/test_settings_file.py::test_the_bench_scripts_help_is_the_drivers_own",
     r"bench/run_wrk\.sh --app ~/notes\.toml --report": "tests/test_readme_commands.py::"
                                                        "test_your_own_app_as_the_readme_shows",
+    r"bench/run_ab\.sh --app": "tests/bench/test_app_run.py::test_ab_posts_the_requests_body_with_its_content_type",
 }
 
 
@@ -164,7 +165,7 @@ def test_your_own_app_as_the_readme_shows(tmp_path):
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     folder = tmp_path / "notes"
     before = _digest(folder)
-    [command] = [c for c in readme_commands() if "--app" in c]
+    [command] = [c for c in readme_commands() if c.startswith("bench/run_wrk.sh --app")]
     out = tmp_path / "results"
     runs = []
     for _ in range(2):  # twice: the second report pools the first, and `make compare` reads both
