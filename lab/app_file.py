@@ -25,7 +25,8 @@ HEADER_RE = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
 # No HEAD: wrk reads a HEAD response's Content-Length as a body to wait for, and counts read errors.
 READING_METHODS = ("GET",)
 METHODS = (*READING_METHODS, "POST", "PUT", "PATCH", "DELETE")
-TOP_KEYS = ("name", "folder", "python", "wsgi", "asgi", "env_file", "env", "request")
+TOP_KEYS = ("name", "folder", "python", "wsgi", "asgi", "env_file", "env", "database_processes", "request")
+PROCESS_NAME_RE = re.compile(r"[A-Za-z0-9_.:-]{1,15}")  # as /proc/PID/comm shows it (at most 15 characters)
 REQUEST_KEYS = ("name", "method", "path", "status", "body", "headers", "writes", "compare_body")
 # The lab's own endpoint ids (bench/endpoints.py): a request must not read as one of them in results.
 RESERVED_NAMES = ("ping", "sync", "async", "sync-io", "async-io")
@@ -45,8 +46,8 @@ class Request:
     method: str
     path: str
     status: int = 200
-    body: str | None = None
-    headers: tuple[tuple[str, str], ...] = ()
+    body: str | None = field(default=None, repr=False)  # may hold secrets
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # values may hold secrets
     writes: bool = False  # it may change the app's data: sent only because the app file says so
     compare_body: bool = True  # the gate compares its body across stacks (off: it changes per request)
 
@@ -76,6 +77,7 @@ class AppFile:
     requests: tuple[Request, ...]
     env_file: Path | None = None
     env: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # may hold secrets
+    database_processes: tuple[str, ...] = ()  # the app's database server on this machine, by process name
 
     @property
     def writing_requests(self) -> tuple[str, ...]:
@@ -97,6 +99,9 @@ def app_server_environment(app: AppFile) -> dict[str, str]:
 def ready_path(app: AppFile) -> str:
     """Where a server of the app is asked whether it is up: its first reading request, else /."""
     return next((r.path for r in app.requests if not r.writes), "/")
+
+
+HIDDEN = "…"  # shown instead of a body or header value: it may hold a secret
 
 
 def _fail(path: Path, where: str, value: Any, allowed: str) -> AppFileError:
@@ -158,23 +163,26 @@ def _request(path: Path, index: int, data: Any) -> Request:
     if method not in METHODS:
         raise _fail(path, f"{where} method", method, f"one of {', '.join(METHODS)}")
     url_path = _str(path, data, "path", f"{where} path")
-    if not url_path.startswith("/") or url_path.startswith("//") or any(c.isspace() for c in url_path) \
-            or "#" in url_path:
-        raise _fail(path, f"{where} path", url_path, "a path on the app starting with one /, e.g. /notes/?page=2")
+    if not url_path.startswith("/") or url_path.startswith("//") or not url_path.isascii() \
+            or not url_path.isprintable() or " " in url_path or "#" in url_path:
+        raise _fail(path, f"{where} path", url_path, "a path on the app starting with one /, printable ASCII "
+                    "(percent-encode the rest, e.g. /caf%C3%A9/), e.g. /notes/?page=2")
     status = data.get("status", 200)
     if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
         raise _fail(path, f"{where} status", status, "an HTTP status from 100 to 599")
     body = data.get("body")
     if body is not None and not isinstance(body, str):
-        raise _fail(path, f"{where} body", body, "a string")
+        raise _fail(path, f"{where} body", HIDDEN, "a string")
     if body is not None and method in READING_METHODS:
-        raise _fail(path, f"{where} body", body, f"no body with {method}")
+        raise _fail(path, f"{where} body", HIDDEN, f"no body with {method}")
     headers = data.get("headers", {})
     if not isinstance(headers, dict):
         raise _fail(path, f"{where} headers", headers, "a table of header = \"value\"")
     for key, value in headers.items():
-        if not HEADER_RE.fullmatch(key) or not isinstance(value, str) or "\n" in value or "\r" in value:
-            raise _fail(path, f"{where} headers.{key}", value, "a header name and a one-line string value")
+        if not HEADER_RE.fullmatch(key) or not isinstance(value, str) or not value.isascii() \
+                or not value.isprintable():
+            raise _fail(path, f"{where} headers.{key[:40]}", HIDDEN, "a header name (letters, digits, -) and a "
+                        "one-line value of printable ASCII")
     if body is not None and not any(key.lower() == "content-type" for key in headers):
         raise _fail(path, f"{where} headers", ", ".join(headers) or "none", "a content-type header with the body, e.g. "
                     "headers = { content-type = \"application/json\" }")
@@ -231,6 +239,11 @@ def load_app_file(path: str | Path, lab_root: Path | None = None) -> AppFile:
     if not isinstance(env, dict) or not all(re.fullmatch(r"[A-Za-z_]\w*", k) and isinstance(v, (str, int, float))
                                             and not isinstance(v, bool) for k, v in env.items()):
         raise _fail(path, "env", "…", "a table of NAME = \"value\"")
+    processes = data.get("database_processes", [])
+    if not isinstance(processes, list) or not all(isinstance(n, str) and PROCESS_NAME_RE.fullmatch(n)
+                                                  for n in processes):
+        raise _fail(path, "database_processes", processes, "a list of process names as ps -o comm shows them "
+                    "(at most 15 characters), e.g. [\"postgres\"]")
     raw_requests = data.get("request")
     if not isinstance(raw_requests, list) or not raw_requests:
         raise _fail(path, "request", raw_requests, "at least one [[request]] table")
@@ -240,7 +253,7 @@ def load_app_file(path: str | Path, lab_root: Path | None = None) -> AppFile:
     if twice:
         raise _fail(path, "request.name", twice, "a name used once")
     app = AppFile(path, name, folder, python, targets["wsgi"], targets["asgi"], requests, env_file,
-                  tuple((k, str(v)) for k, v in env.items()))
+                  tuple((k, str(v)) for k, v in env.items()), tuple(dict.fromkeys(processes)))
     if env_file is not None:
         app.environment()  # a malformed env file is a usage error now, not at server start
     return app

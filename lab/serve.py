@@ -9,6 +9,7 @@ then removes the cgroup: no process and no cgroup outlive a Server.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import signal
@@ -187,17 +188,30 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.check_alive()
+            if self.app:
+                if self._answers(path):
+                    return
+                time.sleep(0.1)
+                continue
             try:
                 with urllib.request.urlopen(f"{self.url}{path}", timeout=2) as response:
                     if response.status == 200:
                         return
-            except urllib.error.HTTPError:
-                if self.app:
-                    return
-                time.sleep(0.1)
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 time.sleep(0.1)
         raise ServerDied(f"{self.stack} did not answer {path} within {timeout:.0f} s; log: {self.log_tail()}")
+
+    def _answers(self, path: str) -> bool:
+        """Whether the server answers GET `path` with any HTTP response (no redirect followed)."""
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=2)
+        try:
+            connection.request("GET", path)
+            connection.getresponse().read()
+            return True
+        except (OSError, http.client.HTTPException):
+            return False
+        finally:
+            connection.close()
 
     def check_alive(self) -> None:
         if self.process is not None and self.process.poll() is not None:

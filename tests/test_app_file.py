@@ -105,6 +105,8 @@ def test_an_env_file_is_read_and_env_wins(app_dir):
      "request 'home' headers='none' is not allowed: a content-type header with the body"),
     (lambda t: t.replace('name = "home"', 'name = "sync-io"'), "request[0].name='sync-io' is not allowed: a name "
                                                                 "other than the lab's own endpoints"),
+    (lambda t: 'database_processes = ["postgres: main"]\n' + t, "database_processes=\"['postgres: main']\" is not "
+                                                                  "allowed: a list of process names"),
     (lambda t: t.replace('path = "/"', 'path = "/"\nmethod = "HEAD"'), "method='HEAD' is not allowed: one of GET, "
                                                                         "POST"),
 ])

@@ -58,10 +58,11 @@ def body_problem(request: Request, a_name: str, a: bytes, b_name: str, b: bytes)
 
 
 def problems(requests: tuple[Request, ...], answers: dict[str, dict[str, Answer]],
-             pairs: tuple[tuple[str, str], ...]) -> dict[str, list[str]]:
-    """stack -> what is wrong with its answers ("" for problems between stacks), from
-    answers[stack][request name]: the expected status, one content type per request across
-    stacks, and the same body within each pair (e.g. the WSGI and ASGI stacks)."""
+             reference: str | None) -> dict[str, list[str]]:
+    """stack -> what is wrong with its answers, from answers[stack][request name]: the
+    expected status; and, against the reference stack (the WSGI one the others are held
+    to), the same content type and, for a request that compares bodies, the same body. A
+    difference is the other stack's problem, never the reference's."""
     found: dict[str, list[str]] = {}
     for stack, mine in answers.items():
         for request in requests:
@@ -70,18 +71,17 @@ def problems(requests: tuple[Request, ...], answers: dict[str, dict[str, Answer]
                 found.setdefault(stack, []).append(
                     f"request {request.name!r} ({request.method} {request.path}) answered {answer.status}, "
                     f"expected {request.status}")
-    for request in requests:
-        types = {stack: mine[request.name].content_type for stack, mine in answers.items()}
-        if len(set(types.values())) > 1:
-            found.setdefault("", []).append(f"request {request.name!r}: content types differ: " + ", ".join(
-                f"{stack} {kind or 'none'}" for stack, kind in types.items()))
-        if not request.compare_body:
-            continue
-        for a, b in pairs:
-            if a in answers and b in answers:
-                said = body_problem(request, a, answers[a][request.name].body, b, answers[b][request.name].body)
-                if said:
-                    found.setdefault("", []).append(said)
+            if reference is None or stack == reference or reference not in answers:
+                continue
+            theirs = answers[reference][request.name]
+            if answer.content_type != theirs.content_type:
+                found.setdefault(stack, []).append(
+                    f"request {request.name!r}: content type {answer.content_type or 'none'} on {stack}, "
+                    f"{theirs.content_type or 'none'} on {reference}")
+            said = body_problem(request, reference, theirs.body, stack, answer.body) if request.compare_body \
+                else None
+            if said:
+                found.setdefault(stack, []).append(said)
     return found
 
 

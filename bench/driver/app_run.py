@@ -10,6 +10,9 @@ analysis reads the same; run.json's `app` says whose code they served.
 
 from __future__ import annotations
 
+import hashlib
+import http.client
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,19 +98,60 @@ class AppTarget:
     def record(self, stacks: tuple[str, ...]) -> dict:
         return app_record(self.file, self.ready, stacks)
 
+    def same_as(self, saved: dict | None, stacks: tuple[str, ...], run_dir: Path) -> None:
+        """A resumed run goes on only with the app it began with: the same record (file,
+        requests, versions, code) and the same bodies as it wrote; else AppFileError."""
+        if saved is None:
+            return
+        now = self.record(stacks)
+        changed = sorted(k for k in set(now) | set(saved) if now.get(k) != saved.get(k))
+        changed += [f"the body of {r.name!r}" for r in self.file.requests if r.body is not None
+                    and (run_dir / "requests" / f"{r.name}.body").exists()
+                    and (run_dir / "requests" / f"{r.name}.body").read_bytes() != r.body.encode()]
+        if changed:
+            raise AppFileError(f"--resume {run_dir} is not allowed: the app changed since the run began "
+                               f"({', '.join(changed[:4])}); start a new run")
+
 
 def request_files(app: AppFile, run_dir: Path) -> dict[str, Sent]:
     """Each request as the load tools send it; a body is written once into the run's
-    folder (requests/NAME.body), so the run keeps exactly what it sent."""
+    folder (requests/NAME.body, readable by its owner only: it may hold a secret), so the
+    run keeps exactly what it sent. A resumed run finds them written (AppTarget.same_as)."""
     sent = {}
     for request in app.requests:
         body_file = None
         if request.body is not None:
             body_file = run_dir / "requests" / f"{request.name}.body"
-            body_file.parent.mkdir(parents=True, exist_ok=True)
-            body_file.write_bytes(request.body.encode())
+            if not body_file.exists():
+                body_file.parent.mkdir(parents=True, exist_ok=True)
+                descriptor = os.open(body_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(descriptor, "wb") as out:
+                    out.write(request.body.encode())
         sent[request.name] = Sent(request.method, request.path, body_file, request.headers)
     return sent
+
+
+CODE_SUFFIXES = (".py", ".html", ".txt", ".json", ".toml", ".cfg", ".ini", ".jinja", ".jinja2")
+SKIPPED_FOLDERS = ("__pycache__", ".git", "node_modules", "media", "var")
+
+
+def code_digest(folder: Path) -> str:
+    """sha256 over the app's code and templates (every file with a CODE_SUFFIXES suffix, by
+    path and content, outside virtualenvs and SKIPPED_FOLDERS): runs of changed code are not
+    pooled or compared as like (bench/analysis/compare LOUD_KEYS: app)."""
+    digest = hashlib.sha256()
+    for root, folders, files in os.walk(folder):
+        folders[:] = sorted(f for f in folders if f not in SKIPPED_FOLDERS
+                            and not (Path(root) / f / "pyvenv.cfg").exists())
+        for name in sorted(files):
+            if name.endswith(CODE_SUFFIXES):
+                path = Path(root) / name
+                digest.update(str(path.relative_to(folder)).encode() + b"\0")
+                try:
+                    digest.update(path.read_bytes())
+                except OSError:
+                    continue
+    return digest.hexdigest()
 
 
 def app_record(app: AppFile, ready: Ready, stacks: tuple[str, ...]) -> dict:
@@ -115,46 +159,49 @@ def app_record(app: AppFile, ready: Ready, stacks: tuple[str, ...]) -> dict:
     (never the env values, header values or bodies: they may hold secrets)."""
     return {"name": app.name, "file": str(app.path), "folder": str(app.folder), "python": str(app.python),
             "python_version": ready.python_version, "wsgi": app.wsgi, "asgi": app.asgi,
+            "code_sha256": code_digest(app.folder),
             "versions": ready.versions, "env_names": sorted(app.environment()),
             "requests": [r.record() for r in app.requests], "writing_requests": list(app.writing_requests),
+            "database_processes": list(app.database_processes),
             "stacks": list(stacks),
             "untouched": "the lab did not migrate, seed, truncate or audit the app's database; it sent the "
                          "requests that write only because the app file marks them writes = true"}
 
 
+def reference_stack(stacks) -> str | None:
+    """The stack every other is held to: the first WSGI one (Granian's, else gunicorn's)."""
+    return next((s for s in stacks if STACKS[s].interface == "wsgi"), None)
+
+
 def gate(app: AppFile, urls: dict[str, str]) -> dict[str, dict]:
     """The gate's outcome per stack (the shape of bench/driver/verify.py's): every request
-    answered with its status on every stack, one content type per request, and the same
-    body as the WSGI stack's for each request that compares bodies. A problem between stacks
-    fails both of them; a stack that does not answer fails alone."""
+    answered with its status on every stack, and, on every stack but the reference (the
+    first WSGI one), the reference's content type and, for requests that compare bodies,
+    its body. A stack that differs fails alone; a request nothing answers fails them all."""
     try:
         answers = ask_all(urls, app.requests)
-    except OSError as error:
-        return {stack: _outcome(stack, [f"a request got no answer: {type(error).__name__}: {error}"], app)
+    except (OSError, http.client.HTTPException) as error:
+        return {stack: _outcome(stack, [f"a request got no answer: {type(error).__name__}: {error}"], app, None)
                 for stack in urls}
-    pairs = tuple((DJANGO_WSGI, other) for other in urls if other != DJANGO_WSGI)
-    found = problems(app.requests, answers, pairs)
-    shared = found.get("", [])
-    return {stack: _outcome(stack, found.get(stack, []) + [p for p in shared if _names(p, stack)], app)
-            for stack in urls}
+    reference = reference_stack(urls)
+    found = problems(app.requests, answers, reference)
+    return {stack: _outcome(stack, found.get(stack, []), app, reference) for stack in urls}
 
 
-def _names(problem: str, stack: str) -> bool:
-    """Whether a problem between stacks involves this one (content types name every stack)."""
-    return "content types differ" in problem or f" {stack} " in problem or problem.startswith(f"{stack} ")
-
-
-def _outcome(stack: str, failed: list[str], app: AppFile) -> dict:
+def _outcome(stack: str, failed: list[str], app: AppFile, reference: str | None) -> dict:
+    held = reference is not None and stack != reference
     checks = []
     for r in app.requests:
         mine = [line for line in failed if line.startswith(f"request {r.name!r}")]
-        checks.append({"name": f"{r.name}: {r.method} {r.path} answers {r.status}, one content type"
-                       + (", the body WSGI serves" if r.compare_body and stack != DJANGO_WSGI else ""),
+        checks.append({"name": f"{r.name}: {r.method} {r.path} answers {r.status}"
+                       + (f", {reference}'s content type" if held else "")
+                       + (" and body" if held and r.compare_body else ""),
                        "passed": not mine, "detail": "; ".join(mine) or None})
     checks += [{"name": "every request answered", "passed": False, "detail": line}
                for line in failed if not line.startswith("request ")]
-    summary = f"{len(app.requests)} request(s): status, content type" + (
-        ", body against WSGI" if stack != DJANGO_WSGI else "")
+    summary = f"{len(app.requests)} request(s): status" + (f"; content type and body against {reference}" if held
+                                                           else " (the reference the others are held to)"
+                                                           if stack == reference else "")
     return {"passed": not failed, "checks": checks, "statements_per_request": {},
             "statement_audit": {"ran": False, "why": "the app's database is not the lab's: never audited"},
             "summary": f"{stack}: {summary}", "failed": failed}

@@ -253,6 +253,8 @@ def main(argv: list[str]) -> int:
     if args.resume:
         files, run, plan = _resumed(prog, args.resume)
         app = AppTarget.load(plan.app, settings.loop) if plan.app else None
+        if app:
+            app.same_as((run.get("metadata") or {}).get("app"), plan.stacks, files.dir)
     else:
         # one line and exit 2 when the app is not ready
         app = AppTarget.load(args.app, settings.loop) if args.app is not None else None

@@ -4,6 +4,7 @@ and build the row (bench/schema.py) with every check that decides whether it cou
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench.driver.dbprobe import DatabaseGone, DbProbe, mariadbd_pid
@@ -11,7 +12,7 @@ from bench.driver.drain import wait_drained
 from bench.driver.fleet import Fleet
 from bench.driver.noise import Noise, NoiseSample
 from bench.driver.relay_process import RelayProcess, level_reading, relay_bound
-from bench.driver.sampling import LevelSample, process_cpu_s
+from bench.driver.sampling import LevelSample, named_cpu_s, process_cpu_s
 from bench.driver.schedule import Round
 from bench.driver.tools import Sent, ToolOutcome, endpoint_request, now, run_tool
 from bench.driver.variants import split_unit, variant_of
@@ -26,7 +27,7 @@ from bench.schema import (
     SERVER_KEYS,
     Flag,
 )
-from lab.config import Settings
+from lab.config import Settings, available_cpus
 from lab.serve import Server, ServerDied
 
 CLIENT_BOUND_SHARE = 0.8
@@ -91,6 +92,7 @@ class LevelContext:
     run_id: str
     relay: RelayProcess | None = None
     requests: dict[str, Sent] | None = None  # an app file's requests by name (else the lab's endpoints)
+    database_processes: tuple[str, ...] = ()  # an app file's database server on this machine, by process name
 
     def sent(self, endpoint: str) -> Sent:
         return self.requests[endpoint] if self.requests is not None else endpoint_request(endpoint)
@@ -111,20 +113,32 @@ class Measured:
     ended: str
 
 
-def _lab_cpu(context: LevelContext, db_pid: int | None):
+def _lab_cpu(context: LevelContext, db_cpu_s: Callable[[], float] | None):
     relay = context.relay
-    return lambda: (context.fleet.cpu_s() + (process_cpu_s({db_pid}) if db_pid else 0.0)
-                    + (relay.cpu_s() if relay else 0.0))
+    return lambda: (context.fleet.cpu_s() + (db_cpu_s() if db_cpu_s else 0.0) + (relay.cpu_s() if relay else 0.0))
+
+
+def _database_cpu(context: LevelContext) -> tuple[Callable[[], float] | None, int]:
+    """The database's CPU counter and the CPUs it may use: the lab's MariaDB on DB_CPUS, or an
+    app file's `database_processes` wherever they run (the lab pins nothing of the app's)."""
+    if context.probe:
+        pid = mariadbd_pid(context.settings)
+        return ((lambda: process_cpu_s({pid})) if pid else None), len(context.settings.db_cpus)
+    if context.database_processes:
+        names = context.database_processes
+        return (lambda: named_cpu_s(names)), len(available_cpus())
+    return None, 1
 
 
 def _run_window(context: LevelContext, server, tool, sent: Sent, concurrency: int,
                 window: Window, raw_path, latency_ms: float) -> Measured:
     settings = context.settings
-    db_pid = mariadbd_pid(settings) if context.probe else None
+    db_cpu_s, db_cpus = _database_cpu(context)
     sample = LevelSample(settings, context.probe, server.cgroup,
-                         server.pids if server.cgroup is None and isinstance(server, Server) else None, db_pid)
+                         server.pids if server.cgroup is None and isinstance(server, Server) else None, db_cpu_s,
+                         db_cpus)
     noise = NoiseSample(tuple(sorted({*settings.server_cpus, *settings.client_cpus, *settings.db_cpus})),
-                        _lab_cpu(context, db_pid))
+                        _lab_cpu(context, db_cpu_s))
     relay = context.relay if latency_ms > 0 else None
     relay_before, relay_cpu = (relay.counters([latency_ms])[latency_ms], relay.cpu_s()) if relay else (None, 0.0)
     started, clock = now(), time.monotonic()
@@ -207,8 +221,10 @@ def build_row(context: LevelContext, unit: str, round_: Round, measured: Measure
         "window": window.record(), "warmup": warm.record(), "drain": drain, "steady": steady.record(),
         "noise": measured.noise, "speed": speed, "flags": [], "raw": raw_relative,
     }
-    flags = resource_flags(row["status"], row["valid"], error_count, client, measured.database,
-                           shared_cpus_share(client, measured.database, measured.relay, context.settings.db_cpus))
+    # An app's database runs wherever it runs: it shares DB_CPUS with nothing the lab placed.
+    shared = (shared_cpus_share(client, measured.database, measured.relay, context.settings.db_cpus)
+              if context.probe else None)
+    flags = resource_flags(row["status"], row["valid"], error_count, client, measured.database, shared)
     if ok:
         flags += validity_flags(requests, window, steady)
         if not drain["drained"]:

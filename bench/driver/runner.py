@@ -321,7 +321,7 @@ class Runner:
             if unit in failed:
                 info["status"], info["reason"] = "failed", f"server did not start: {failed[unit]}"
                 print(f"bench: {unit}: {info['reason']}", file=sys.stderr)
-            elif info["status"] == "pending" and not info.get("verification"):
+            elif info["status"] == "pending":  # also when resumed: the code it serves may be new
                 urls[unit] = server.url
         for unit, outcome in app_gate(self.app, urls).items():
             info = self.stack_info(unit)
@@ -383,7 +383,8 @@ class Runner:
         assert self.fleet is not None
         started = time.monotonic()
         context = LevelContext(self.settings, self.probe, self.fleet, self.plan.profile.duration_s,
-                               self.plan.profile.max_window_s, self.run["run_id"], self.relay, self.requests)
+                               self.plan.profile.max_window_s, self.run["run_id"], self.relay, self.requests,
+                               self.app.database_processes if self.app else ())
         raw_path = self.files.raw_path(rnd.tool, stack, rnd.endpoint, rnd.concurrency, rnd.repeat)
         key = (stack, str(rnd.tool), str(rnd.endpoint), rnd.concurrency)
         row, gone, died = measure_level(context, stack, rnd, self.last_rps.get(key), speed, raw_path,

@@ -29,6 +29,25 @@ def process_cpu_s(pids: set[int]) -> float:
     return total / CLOCK_TICKS
 
 
+def named_cpu_s(names: tuple[str, ...]) -> float:
+    """User+system CPU seconds of every process whose name (/proc/PID/comm) is one of `names`,
+    with the CPU of the children each has reaped: a cumulative counter even for a server that
+    runs a process per connection (PostgreSQL), whose ended backends' CPU moves to their parent."""
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/comm") as comm:
+                if comm.read().strip() not in names:
+                    continue
+            fields = open(f"/proc/{entry.name}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return total / CLOCK_TICKS
+
+
 def process_memory(pids: set[int]) -> int:
     total = 0
     for pid in pids:
@@ -99,7 +118,8 @@ class LevelSample:
     probe: DbProbe | None  # None: an app file's run (its database is not the lab's to read)
     cgroup: Cgroup | None
     server_pids: Callable[[], set[int]] | None  # without a cgroup: the server's processes, if known
-    db_pid: int | None
+    db_cpu_s: Callable[[], float] | None  # the database's cumulative CPU seconds (None: not measured)
+    db_cpus: int = 1  # the CPUs the database may use: its share is of these
     started: float = field(default_factory=time.monotonic)
 
     def __post_init__(self) -> None:
@@ -108,7 +128,7 @@ class LevelSample:
             self.cgroup.reset_peak()
         self.server_cpu0 = self._server_cpu(usage)
         self.throttle0 = (usage.throttled_periods, usage.throttled_ns) if usage else None
-        self.db_cpu0 = process_cpu_s({self.db_pid}) if self.db_pid else None
+        self.db_cpu0 = self.db_cpu_s() if self.db_cpu_s else None
         self.status0 = self.probe.status("Connections") if self.probe else None
         self.history0 = self.probe.history_length() if self.probe else None
         self.open_trx0 = self.probe.open_transactions() if self.probe else None
@@ -133,7 +153,7 @@ class LevelSample:
         server_cpu = self._server_cpu(usage)
         if server_cpu is not None:
             server_cpu -= self.server_cpu0
-        db_cpu = process_cpu_s({self.db_pid}) - self.db_cpu0 if self.db_pid else None
+        db_cpu = self.db_cpu_s() - self.db_cpu0 if self.db_cpu_s else None
         status = self.probe.status("Connections") if self.probe else None
         self.poller.join(timeout=2)
         peak = self.poller.peaks.memory_bytes
@@ -155,7 +175,7 @@ class LevelSample:
         }
         database = {
             "cpu_pct": db_cpu / elapsed * 100 if db_cpu is not None else None,
-            "cpu_share": db_cpu / elapsed / len(self.settings.db_cpus) if db_cpu is not None else None,
+            "cpu_share": db_cpu / elapsed / self.db_cpus if db_cpu is not None else None,
             "cpu_ms_per_req": per_req(db_cpu),
             "threads_connected_peak": self.poller.peaks.threads_connected or None,
             # less the poller's own connection

@@ -199,7 +199,20 @@ def methodology(run: Run) -> str:
         **{k: _plain(placement.get(k))
            for k in ("server_cpus", "server_cpu_quota", "client_cpus", "db_cpus")},
     }
-    return Template(METHODOLOGY.read_text(encoding="utf-8")).safe_substitute(values).strip()
+    text = Template(METHODOLOGY.read_text(encoding="utf-8")).safe_substitute(values).strip()
+    if not run.app:
+        return text
+    heading, _, rest = text.partition("\n")
+    return "\n".join([heading, "", APP_PREFACE.format(name=markdown.plain(str(run.app.get("name")))), rest])
+
+
+# What differs in a run of an app file's project (bench run --app, docs/app-file.md).
+APP_PREFACE = ("**This run measured app `{name}`, not the demo.** Its Django stacks served the app's own project, "
+               "started by the app's Python in its folder under the same limits, rounds and validity rules as "
+               "below. What below is about the demo does not apply: the app's gate checks each request's status, "
+               "content type and body (Verification); no statement is audited; the lab's MariaDB was not used, "
+               "so the database figures are the CPU of the app file's `database_processes` on this machine, or "
+               "empty when it names none.")
 
 
 def verification(run: Run) -> str:
