@@ -289,16 +289,12 @@ class Runner:
               flush=True)
         failed = self.fleet.start()
         self.run["metadata"]["limiter"] = self.fleet.limiter()
+        started = self.record_starts(failed)
         if self.app:
-            return self.gate_app(failed)
+            return self.gate_app(started)
         assert self.probe is not None
-        for stack, server in self.fleet.servers.items():
-            info = self.stack_info(stack)
-            info["server_command"] = server.command
-            if stack in failed:
-                info["status"], info["reason"] = "failed", f"server did not start: {failed[stack]}"
-                print(f"bench: {stack}: {info['reason']}", file=sys.stderr)
-                continue
+        for stack in started:
+            server, info = self.fleet.servers[stack], self.stack_info(stack)
             if info["status"] != "pending" and info.get("verification"):
                 continue
             endpoints = tuple(e for e in Endpoint if unit_serves(stack, e))
@@ -311,18 +307,26 @@ class Runner:
                 print(f"bench: {stack}: skipped ({info['reason']})", file=sys.stderr)
             self.save()
 
-    def gate_app(self, failed: dict[str, str]) -> None:
-        """The app file's gate (bench/driver/app_run.py) over every server that started."""
-        assert self.fleet is not None and self.app is not None
-        urls = {}
+    def record_starts(self, failed: dict[str, str]) -> list[str]:
+        """Each server's command into run.json, a stack whose server did not start failed
+        with why; returns the units whose server started."""
+        assert self.fleet is not None
+        started = []
         for unit, server in self.fleet.servers.items():
             info = self.stack_info(unit)
             info["server_command"] = server.command
             if unit in failed:
                 info["status"], info["reason"] = "failed", f"server did not start: {failed[unit]}"
                 print(f"bench: {unit}: {info['reason']}", file=sys.stderr)
-            elif info["status"] == "pending":  # also when resumed: the code it serves may be new
-                urls[unit] = server.url
+            else:
+                started.append(unit)
+        return started
+
+    def gate_app(self, started: list[str]) -> None:
+        """The app file's gate (bench/driver/app_run.py) over every server that started and
+        is still to measure (also when resumed: the code it serves may be new)."""
+        assert self.fleet is not None and self.app is not None
+        urls = {unit: self.fleet.servers[unit].url for unit in started if self.stack_info(unit)["status"] == "pending"}
         for unit, outcome in app_gate(self.app, urls).items():
             info = self.stack_info(unit)
             info["verification"] = outcome
