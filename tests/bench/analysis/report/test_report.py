@@ -4,11 +4,8 @@ with scipy), excluded rows are counted nowhere and listed with the reason, the H
 stands alone, and damaged or old runs still report, loudly."""
 
 import base64
-import contextlib
-import io
 import math
 import re
-import shutil
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -77,17 +74,6 @@ def t_interval(logs: np.ndarray) -> tuple[float, float]:
     low, high = scipy_stats.t.interval(0.95, len(logs) - 1, loc=logs.mean(),
                                        scale=logs.std(ddof=1) / math.sqrt(len(logs)))
     return math.exp(low), math.exp(high)
-
-
-@pytest.fixture(scope="module", params=RUN_DIRS, ids=[p.name for p in RUN_DIRS])
-def reported(request, tmp_path_factory) -> tuple[Path, str, str]:
-    """A real run copied to tmp and reported on: the copy, its report.md, what main printed."""
-    run_dir = tmp_path_factory.mktemp("run") / request.param.name
-    shutil.copytree(request.param, run_dir)
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        assert report.main([str(run_dir)]) == 0
-    return run_dir, (run_dir / "report.md").read_text(), printed.getvalue()
 
 
 def test_report_files_exist_and_their_paths_are_printed(reported):

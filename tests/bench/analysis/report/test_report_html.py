@@ -10,20 +10,16 @@ fetched, every image's decoded size, where the three answers sit, the page's wid
 too. Chromium comes from scripts/setup.sh: the test never skips.
 """
 
-import contextlib
 import html
-import io
 import json
 import re
-import shutil
 import time
 from pathlib import Path
 
 import pytest
 from PIL import Image
-from saved_runs import RUN_DIRS
 
-from bench.analysis.report import browser, report
+from bench.analysis.report import browser
 
 PROBE = """<meta http-equiv="Content-Security-Policy"
  content="default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'">
@@ -50,14 +46,10 @@ window.addEventListener("load", () => {
 SCREEN = (1366, 768)
 
 
-@pytest.fixture(scope="module", params=RUN_DIRS, ids=[p.name for p in RUN_DIRS])
-def opened(request, tmp_path_factory) -> tuple[Path, str, dict, float]:
-    """A saved run reported into tmp, what `main` printed, the probe's findings, its seconds."""
-    run_dir = tmp_path_factory.mktemp("run") / request.param.name
-    shutil.copytree(request.param, run_dir)
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        assert report.main([str(run_dir)]) == 0
+@pytest.fixture(scope="session")
+def opened(reported) -> tuple[Path, str, dict, float]:
+    """A saved run reported into tmp (conftest.py), what `main` printed, the probe's findings, its seconds."""
+    run_dir, _, printed = reported
     page = (run_dir / "report.html").read_text(encoding="utf-8")
     probe_page = run_dir / "probe.html"
     probe_page.write_text(page.replace('<meta charset="utf-8">', '<meta charset="utf-8">\n' + PROBE, 1),
@@ -67,7 +59,7 @@ def opened(request, tmp_path_factory) -> tuple[Path, str, dict, float]:
     seconds = time.monotonic() - started
     found = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)
     assert found, "the probe never ran: the page did not finish loading"
-    return run_dir, printed.getvalue(), json.loads(html.unescape(found.group(1))), seconds
+    return run_dir, printed, json.loads(html.unescape(found.group(1))), seconds
 
 
 def test_the_window_is_a_laptop_screen_and_chromium_is_quick(opened):
