@@ -4,6 +4,8 @@ Granian servers on free ports, started once per session and always stopped."""
 from __future__ import annotations
 
 import atexit
+import contextlib
+import io
 import os
 import shutil
 import subprocess
@@ -24,6 +26,9 @@ _IO_PARENT = tempfile.mkdtemp(prefix="lab-test-io-")
 os.environ["IO_DIR"] = os.path.join(_IO_PARENT, "io")
 atexit.register(shutil.rmtree, _IO_PARENT, ignore_errors=True)  # nothing left in /tmp
 
+from saved_runs import RUN_DIRS  # noqa: E402  (tests/bench/saved_runs.py, on pyproject's pythonpath)
+
+from bench.analysis.report import report  # noqa: E402
 from lab import db  # noqa: E402
 from lab.config import IO_DIR_MARK, ROOT, Settings, load  # noqa: E402
 from lab.net import free_port  # noqa: E402
@@ -111,3 +116,15 @@ def bench_record_count(settings: Settings, database_name: str | None = None) -> 
 def io_dir_files(settings: Settings) -> list[Path]:
     """Everything in IO_DIR but the lab's mark."""
     return sorted(p for p in settings.io_dir.iterdir() if p.name != IO_DIR_MARK) if settings.io_dir.exists() else []
+
+
+@pytest.fixture(scope="session", params=RUN_DIRS, ids=[p.name for p in RUN_DIRS])
+def reported(request, tmp_path_factory) -> tuple[Path, str, str]:
+    """A saved run (fixtures/runs/) copied to tmp and reported on, once per session for the
+    report's tests and its Chromium tests: the copy, its report.md, what main printed."""
+    run_dir = tmp_path_factory.mktemp("run") / request.param.name
+    shutil.copytree(request.param, run_dir)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert report.main([str(run_dir)]) == 0
+    return run_dir, (run_dir / "report.md").read_text(), printed.getvalue()

@@ -48,7 +48,7 @@ SCREEN = (1366, 768)
 
 @pytest.fixture(scope="session")
 def opened(reported) -> tuple[Path, str, dict, float]:
-    """A saved run reported into tmp (conftest.py), what `main` printed, the probe's findings, its seconds."""
+    """A saved run reported into tmp (tests/conftest.py), what `main` printed, the probe's findings, its seconds."""
     run_dir, _, printed = reported
     page = (run_dir / "report.html").read_text(encoding="utf-8")
     probe_page = run_dir / "probe.html"
