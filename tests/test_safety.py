@@ -187,6 +187,6 @@ def test_the_tests_never_use_a_users_database_url(tmp_path):
     (tmp_path / "conftest.py").write_text((ROOT / "tests" / "conftest.py").read_text())
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(probe)],
                             cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                            env={**os.environ, "PYTHONPATH": str(ROOT),
+                            env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'tests' / 'bench'}",  # pyproject's
                                  "DATABASE_URL": "mysql://someone:pw@192.0.2.1:3306/theirs"})
     assert result.returncode == 0, result.stdout + result.stderr
