@@ -119,7 +119,7 @@ def _str(path: Path, data: dict, key: str, where: str, default: str | None = Non
 def _unknown(path: Path, data: dict, allowed: tuple[str, ...], where: str) -> None:
     extra = sorted(set(data) - set(allowed))
     if extra:
-        raise _fail(path, f"{where}{extra[0]}", data[extra[0]], f"a key of {', '.join(allowed)}")
+        raise _fail(path, f"{where}{extra[0]}", HIDDEN, f"a key of {', '.join(allowed)}")
 
 
 def _under(base: Path, value: str) -> Path:
@@ -177,7 +177,7 @@ def _request(path: Path, index: int, data: Any) -> Request:
         raise _fail(path, f"{where} body", HIDDEN, f"no body with {method}")
     headers = data.get("headers", {})
     if not isinstance(headers, dict):
-        raise _fail(path, f"{where} headers", headers, "a table of header = \"value\"")
+        raise _fail(path, f"{where} headers", HIDDEN, "a table of header = \"value\"")
     for key, value in headers.items():
         if not HEADER_RE.fullmatch(key) or not isinstance(value, str) or not value.isascii() \
                 or not value.isprintable():
@@ -246,7 +246,7 @@ def load_app_file(path: str | Path, lab_root: Path | None = None) -> AppFile:
                     "(at most 15 characters), e.g. [\"postgres\"]")
     raw_requests = data.get("request")
     if not isinstance(raw_requests, list) or not raw_requests:
-        raise _fail(path, "request", raw_requests, "at least one [[request]] table")
+        raise _fail(path, "request", HIDDEN if raw_requests else raw_requests, "at least one [[request]] table")
     requests = tuple(_request(path, i, r) for i, r in enumerate(raw_requests))
     names = [r.name for r in requests]
     twice = next((n for n in names if names.count(n) > 1), None)

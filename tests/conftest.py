@@ -26,7 +26,10 @@ _IO_PARENT = tempfile.mkdtemp(prefix="lab-test-io-")
 os.environ["IO_DIR"] = os.path.join(_IO_PARENT, "io")
 atexit.register(shutil.rmtree, _IO_PARENT, ignore_errors=True)  # nothing left in /tmp
 
-from saved_runs import RUN_DIRS  # noqa: E402  (tests/bench/saved_runs.py, on pyproject's pythonpath)
+try:  # tests/bench/saved_runs.py, on pyproject's pythonpath; it refuses saved runs of an older schema,
+    from saved_runs import RUN_DIRS  # noqa: E402  and the report test modules say so loudly when they import it
+except RuntimeError:
+    RUN_DIRS = []
 
 from bench.analysis.report import report  # noqa: E402
 from lab import db  # noqa: E402

@@ -98,7 +98,7 @@ def test_an_env_file_is_read_and_env_wins(app_dir):
     (lambda t: t.split("[[request]]")[0], "at least one [[request]]"),
     (lambda t: t + 'colour = "blue"\n', "colour="),
     (lambda t: t.replace('[[request]]\nname = "home"', '[[request]]\nname = "home"\ncolour = 1'),
-     "request[0].colour=1"),
+     "request[0].colour='…' is not allowed: a key of"),
     (lambda t: "folder = ", "not TOML"),
     (lambda t: 'env_file = "missing.env"\n' + t, "env_file="),
     (lambda t: t.replace('path = "/"', 'path = "/"\nmethod = "POST"\nwrites = true\nbody = "x"'),

@@ -74,6 +74,8 @@ def problems(requests: tuple[Request, ...], answers: dict[str, dict[str, Answer]
             if reference is None or stack == reference or reference not in answers:
                 continue
             theirs = answers[reference][request.name]
+            if theirs.status != request.status:  # the reference is wrong itself: nothing to hold others to
+                continue
             if answer.content_type != theirs.content_type:
                 found.setdefault(stack, []).append(
                     f"request {request.name!r}: content type {answer.content_type or 'none'} on {stack}, "
@@ -98,13 +100,21 @@ def ask(base_url: str, request: Request) -> Answer:
         connection.close()
 
 
-def ask_all(urls: dict[str, str], requests: tuple[Request, ...]) -> dict[str, dict[str, Answer]]:
+def ask_all(urls: dict[str, str], requests: tuple[Request, ...]) -> tuple[dict[str, dict[str, Answer]],
+                                                                         dict[str, str]]:
     """Every request on every stack: first every reading request on every stack, then the
-    ones that write, so no stack reads data another stack's probe has just changed."""
+    ones that write, so no stack reads data another stack's probe has just changed. Returns
+    the answers of the stacks that answered everything, and why each other one did not."""
     answers: dict[str, dict[str, Answer]] = {stack: {} for stack in urls}
+    silent: dict[str, str] = {}
     for writes in (False, True):
         for stack, url in urls.items():
             for request in requests:
-                if request.writes is writes:
-                    answers[stack][request.name] = ask(url, request)
-    return {stack: {r.name: found[r.name] for r in requests} for stack, found in answers.items()}
+                if request.writes is writes and stack not in silent:
+                    try:
+                        answers[stack][request.name] = ask(url, request)
+                    except (OSError, http.client.HTTPException) as error:
+                        silent[stack] = (f"request {request.name!r} ({request.method} {request.path}) got no "
+                                         f"answer: {type(error).__name__}: {error}")
+    return ({stack: {r.name: found[r.name] for r in requests} for stack, found in answers.items()
+             if stack not in silent}, silent)

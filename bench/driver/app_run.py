@@ -11,13 +11,13 @@ analysis reads the same; run.json's `app` says whose code they served.
 from __future__ import annotations
 
 import hashlib
-import http.client
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.driver.app_gate import ask_all, problems
 from bench.driver.tools import Sent
+from bench.driver.variants import split_unit
 from bench.load_tools.ab import cannot_send
 from bench.schema import Tool
 from lab.app_check import Ready, check
@@ -101,13 +101,12 @@ class AppTarget:
     def same_as(self, saved: dict | None, stacks: tuple[str, ...], run_dir: Path) -> None:
         """A resumed run goes on only with the app it began with: the same record (file,
         requests, versions, code) and the same bodies as it wrote; else AppFileError."""
-        if saved is None:
-            return
-        now = self.record(stacks)
-        changed = sorted(k for k in set(now) | set(saved) if now.get(k) != saved.get(k))
-        changed += [f"the body of {r.name!r}" for r in self.file.requests if r.body is not None
-                    and (run_dir / "requests" / f"{r.name}.body").exists()
-                    and (run_dir / "requests" / f"{r.name}.body").read_bytes() != r.body.encode()]
+        changed = [f"the body of {r.name!r}" for r in self.file.requests if r.body is not None
+                   and (run_dir / "requests" / f"{r.name}.body").exists()
+                   and (run_dir / "requests" / f"{r.name}.body").read_bytes() != r.body.encode()]
+        if saved is not None:  # None: it stopped before recording the app; its bodies still hold it
+            now = self.record(stacks)
+            changed = sorted(k for k in set(now) | set(saved) if now.get(k) != saved.get(k)) + changed
         if changed:
             raise AppFileError(f"--resume {run_dir} is not allowed: the app changed since the run began "
                                f"({', '.join(changed[:4])}); start a new run")
@@ -137,11 +136,12 @@ SKIPPED_FOLDERS = ("__pycache__", ".git", "node_modules", "media", "var")
 
 def code_digest(folder: Path) -> str:
     """sha256 over the app's code and templates (every file with a CODE_SUFFIXES suffix, by
-    path and content, outside virtualenvs and SKIPPED_FOLDERS): runs of changed code are not
+    path and content, outside virtualenvs, hidden folders (.git, .mypy_cache, ...) and
+    SKIPPED_FOLDERS): runs of changed code are not
     pooled or compared as like (bench/analysis/compare LOUD_KEYS: app)."""
     digest = hashlib.sha256()
     for root, folders, files in os.walk(folder):
-        folders[:] = sorted(f for f in folders if f not in SKIPPED_FOLDERS
+        folders[:] = sorted(f for f in folders if f not in SKIPPED_FOLDERS and not f.startswith(".")
                             and not (Path(root) / f / "pyvenv.cfg").exists())
         for name in sorted(files):
             if name.endswith(CODE_SUFFIXES):
@@ -170,7 +170,7 @@ def app_record(app: AppFile, ready: Ready, stacks: tuple[str, ...]) -> dict:
 
 def reference_stack(stacks) -> str | None:
     """The stack every other is held to: the first WSGI one (Granian's, else gunicorn's)."""
-    return next((s for s in stacks if STACKS[s].interface == "wsgi"), None)
+    return next((s for s in stacks if STACKS[split_unit(s)[0]].interface == "wsgi"), None)
 
 
 def gate(app: AppFile, urls: dict[str, str]) -> dict[str, dict]:
@@ -178,13 +178,11 @@ def gate(app: AppFile, urls: dict[str, str]) -> dict[str, dict]:
     answered with its status on every stack, and, on every stack but the reference (the
     first WSGI one), the reference's content type and, for requests that compare bodies,
     its body. A stack that differs fails alone; a request nothing answers fails them all."""
-    try:
-        answers = ask_all(urls, app.requests)
-    except (OSError, http.client.HTTPException) as error:
-        return {stack: _outcome(stack, [f"a request got no answer: {type(error).__name__}: {error}"], app, None)
-                for stack in urls}
-    reference = reference_stack(urls)
+    answers, silent = ask_all(urls, app.requests)
+    reference = reference_stack(answers)
     found = problems(app.requests, answers, reference)
+    for stack, why in silent.items():
+        found[stack] = [why]
     return {stack: _outcome(stack, found.get(stack, []), app, reference) for stack in urls}
 
 

@@ -113,12 +113,13 @@ class Measured:
     ended: str
 
 
-def _lab_cpu(context: LevelContext, db_cpu_s: Callable[[], float] | None):
+def _lab_cpu(context: LevelContext, db_cpu_s: Callable[[], float | None] | None):
     relay = context.relay
-    return lambda: (context.fleet.cpu_s() + (db_cpu_s() if db_cpu_s else 0.0) + (relay.cpu_s() if relay else 0.0))
+    return lambda: (context.fleet.cpu_s() + ((db_cpu_s() or 0.0) if db_cpu_s else 0.0)
+                    + (relay.cpu_s() if relay else 0.0))
 
 
-def _database_cpu(context: LevelContext) -> tuple[Callable[[], float] | None, int]:
+def _database_cpu(context: LevelContext) -> tuple[Callable[[], float | None] | None, int]:
     """The database's CPU counter and the CPUs it may use: the lab's MariaDB on DB_CPUS, or an
     app file's `database_processes` wherever they run (the lab pins nothing of the app's)."""
     if context.probe:

@@ -29,11 +29,12 @@ def process_cpu_s(pids: set[int]) -> float:
     return total / CLOCK_TICKS
 
 
-def named_cpu_s(names: tuple[str, ...]) -> float:
+def named_cpu_s(names: tuple[str, ...]) -> float | None:
     """User+system CPU seconds of every process whose name (/proc/PID/comm) is one of `names`,
     with the CPU of the children each has reaped: a cumulative counter even for a server that
-    runs a process per connection (PostgreSQL), whose ended backends' CPU moves to their parent."""
-    total = 0
+    runs a process per connection (PostgreSQL), whose ended backends' CPU moves to their parent.
+    None when no process has such a name (a misspelt name is not measured, never 0)."""
+    total, found = 0, False
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -45,7 +46,8 @@ def named_cpu_s(names: tuple[str, ...]) -> float:
         except OSError:
             continue
         total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
-    return total / CLOCK_TICKS
+        found = True
+    return total / CLOCK_TICKS if found else None
 
 
 def process_memory(pids: set[int]) -> int:
@@ -118,7 +120,7 @@ class LevelSample:
     probe: DbProbe | None  # None: an app file's run (its database is not the lab's to read)
     cgroup: Cgroup | None
     server_pids: Callable[[], set[int]] | None  # without a cgroup: the server's processes, if known
-    db_cpu_s: Callable[[], float] | None  # the database's cumulative CPU seconds (None: not measured)
+    db_cpu_s: Callable[[], float | None] | None  # the database's cumulative CPU seconds (None: not measured)
     db_cpus: int = 1  # the CPUs the database may use: its share is of these
     started: float = field(default_factory=time.monotonic)
 
@@ -153,7 +155,8 @@ class LevelSample:
         server_cpu = self._server_cpu(usage)
         if server_cpu is not None:
             server_cpu -= self.server_cpu0
-        db_cpu = self.db_cpu_s() - self.db_cpu0 if self.db_cpu_s else None
+        db_cpu_now = self.db_cpu_s() if self.db_cpu_s else None
+        db_cpu = db_cpu_now - self.db_cpu0 if db_cpu_now is not None and self.db_cpu0 is not None else None
         status = self.probe.status("Connections") if self.probe else None
         self.poller.join(timeout=2)
         peak = self.poller.peaks.memory_bytes

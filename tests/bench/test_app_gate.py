@@ -53,6 +53,9 @@ def test_status_content_type_and_body_are_checked_against_the_reference_stack():
         "request 'home': app-wsgi and app-asgi bodies differ at byte 6")
     assert not any("'add'" in line for lines in found.values() for line in lines)  # compare_body = false
     assert problems((HOME,), {"app-wsgi": {"home": good}, "app-asgi": {"home": good}}, "app-wsgi") == {}
+    broken = {"app-wsgi": {"home": Answer(500, "text/plain", b"boom")}, "app-asgi": {"home": good}}
+    assert problems((HOME,), broken, "app-wsgi") == {  # a reference that is wrong itself holds no one to it
+        "app-wsgi": ["request 'home' (GET /) answered 500, expected 200"]}
     assert problems((HOME,), {"app-asgi": {"home": Answer(404, "text/html", b"")}}, None) == {
         "app-asgi": ["request 'home' (GET /) answered 404, expected 200"]}  # no reference: status only
 
@@ -87,7 +90,8 @@ def test_the_example_app_answers_alike_under_wsgi_and_asgi(tmp_path):
             port = free_port()
             servers.append(_granian(app.folder, interface, target, port, env))
             urls[stack] = f"http://127.0.0.1:{port}"
-        answers = ask_all(urls, app.requests)
+        answers, silent = ask_all(urls, app.requests)
+        assert silent == {}
     finally:
         for server in servers:
             os.killpg(server.pid, signal.SIGTERM)
