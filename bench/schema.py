@@ -13,7 +13,6 @@ from enum import StrEnum
 from typing import Any
 
 from bench.endpoints import ENDPOINTS, Endpoint
-from lab.app_file import NAME_RE as REQUEST_NAME
 
 SCHEMA_VERSION = 2
 
@@ -182,8 +181,9 @@ def _check_fields(obj: dict, fields: dict[str, Any], where: str) -> list[str]:
     return problems
 
 
-def validate_row(row: dict) -> list[str]:
-    """Problems with one results.jsonl row; empty when it follows the contract."""
+def validate_row(row: dict, endpoints: tuple[str, ...] | list[str] | None = None) -> list[str]:
+    """Problems with one results.jsonl row; empty when it follows the contract. `endpoints`:
+    the run's own (run.json; an app file's run names its requests), else the lab's."""
     problems = _check_fields(row, ROW_FIELDS, "row")
     problems += _check_fields(row, {k: kind for k, (kind, _) in OPTIONAL_ROW_FIELDS.items() if k in row}, "row")
     if problems:
@@ -194,8 +194,8 @@ def validate_row(row: dict) -> list[str]:
             problems.append(f"row: relay lacks {missing}")
     if row["schema_version"] != SCHEMA_VERSION:
         problems.append(f"row: schema_version {row['schema_version']} != {SCHEMA_VERSION}")
-    if row["endpoint"] not in {e.value for e in Endpoint} and not REQUEST_NAME.fullmatch(row["endpoint"]):
-        problems.append(f"row: unknown endpoint {row['endpoint']!r} (an endpoint id or an app file's request name)")
+    if row["endpoint"] not in (endpoints if endpoints is not None else {e.value for e in Endpoint}):
+        problems.append(f"row: unknown endpoint {row['endpoint']!r} (not one of the run's)")
     if row["tool"] not in {t.value for t in Tool}:
         problems.append(f"row: unknown tool {row['tool']!r}")
     if row["status"] not in ("ok", "failed"):

@@ -51,14 +51,6 @@ class Request:
     writes: bool = False  # it may change the app's data: sent only because the app file says so
     compare_body: bool = True  # the gate compares its body across stacks (off: it changes per request)
 
-    @property
-    def title(self) -> str:
-        return f"{self.method} {self.path}"
-
-    @property
-    def content_type(self) -> str | None:
-        return next((value for key, value in self.headers if key.lower() == "content-type"), None)
-
     def record(self) -> dict:
         """For run.json: what was sent, without header values or the body (they may hold secrets)."""
         return {"name": self.name, "method": self.method, "path": self.path, "status": self.status,

@@ -195,14 +195,15 @@ def load_run(path: str | Path) -> Run:
         raise RunError(f"{path}/run.json: schema_version {info.get('schema_version')}, this analysis reads "
                        f"{SCHEMA_VERSION} (every stack measured in interleaved rounds); measure again")
     problems = [f"run.json: {p}" for p in validate_run(info)]
-    rows, row_problems = _read_rows(path / "results.jsonl")
+    endpoints = info.get("endpoints")
+    rows, row_problems = _read_rows(path / "results.jsonl", endpoints if isinstance(endpoints, list) else None)
     run = Run(path, info, flatten(rows), tuple(problems + row_problems))
     if run.app:
         name_requests(run.app.get("requests") or [])
     return run
 
 
-def _read_rows(path: Path) -> tuple[list[dict], list[str]]:
+def _read_rows(path: Path, endpoints: list[str] | None = None) -> tuple[list[dict], list[str]]:
     if not path.exists():
         return [], ["results.jsonl: missing (no level finished)"]
     rows, problems, old = [], [], 0
@@ -220,7 +221,7 @@ def _read_rows(path: Path) -> tuple[list[dict], list[str]]:
         if isinstance(row, dict) and row.get("schema_version") != SCHEMA_VERSION:
             old += 1
             continue
-        broken = validate_row(row) if isinstance(row, dict) else ["not a JSON object"]
+        broken = validate_row(row, endpoints) if isinstance(row, dict) else ["not a JSON object"]
         if broken:
             problems.append(f"results.jsonl line {number}: ignored, {'; '.join(broken)}")
         else:

@@ -26,12 +26,20 @@ from lab.config import ROOT
 from lab.stacks import DJANGO_ASGI, DJANGO_WSGI, STACKS
 
 APP_STACKS = (DJANGO_WSGI, DJANGO_ASGI, "django-wsgi-gunicorn", "django-asgi-uvicorn")
-# The settings the app's servers read (their workers and threads), the only ones a run may vary.
-APP_SETTINGS = ("DJANGO_WSGI_WORKERS", "DJANGO_WSGI_BLOCKING_THREADS", "DJANGO_ASGI_WORKERS")
+# The settings the app's servers read (their workers and threads, as the registry names them):
+# the only ones a run on an app may vary.
+SERVER_SETTINGS = tuple(dict.fromkeys(key for stack in APP_STACKS
+                                      for key in (STACKS[stack].workers_key, STACKS[stack].threads_key) if key))
 
 
-def _words(value: str) -> list[str]:
-    return [w for w in value.replace(",", " ").split() if w]
+def _pick(option: str, given: str | None, allowed: tuple[str, ...], allowed_said: str) -> tuple[str, ...]:
+    """Some of `allowed` as an option names them (space or comma separated), all when not given."""
+    if given is None:
+        return allowed
+    words = [w for w in given.replace(",", " ").split() if w]
+    if not words or any(w not in allowed for w in words):
+        raise AppFileError(f"{option} {given!r} is not allowed with --app: {allowed_said}")
+    return tuple(dict.fromkeys(words))
 
 
 @dataclass(frozen=True)
@@ -53,31 +61,19 @@ class AppTarget:
         return tuple(s for s in APP_STACKS if STACKS[s].server in self.ready.servers)
 
     def stacks(self, given: str | None) -> tuple[str, ...]:
-        if given is None:
-            return self.installed()
-        words = _words(given)
-        bad = [w for w in words if w not in self.installed()]
-        if bad or not words:
-            raise AppFileError(f"--stacks {given!r} is not allowed with --app: any of {', '.join(self.installed())} "
-                               f"(the Django stacks whose server {self.file.python} has)")
-        return tuple(dict.fromkeys(words))
+        installed = self.installed()
+        return _pick("--stacks", given, installed, f"any of {', '.join(installed)} (the Django stacks whose server "
+                                                   f"{self.file.python} has)")
 
     def endpoints(self, given: str | None) -> tuple[str, ...]:
-        names = [r.name for r in self.file.requests]
-        if given is None:
-            return tuple(names)
-        words = _words(given)
-        bad = [w for w in words if w not in names]
-        if bad or not words:
-            raise AppFileError(f"--endpoints {given!r} is not allowed with --app: any of the app file's requests "
-                               f"({', '.join(names)})")
-        return tuple(dict.fromkeys(words))
+        names = tuple(r.name for r in self.file.requests)
+        return _pick("--endpoints", given, names, f"any of the app file's requests ({', '.join(names)})")
 
     def check_vary(self, vary: dict[str, tuple[str, ...]], profile: str) -> None:
         for key in vary:
-            if key not in APP_SETTINGS:
+            if key not in SERVER_SETTINGS:
                 raise AppFileError(f"--vary {key} (or the {profile} profile's axis) is not allowed with --app: the "
-                                   f"app's servers read only {', '.join(APP_SETTINGS)}")
+                                   f"app's servers read only {', '.join(SERVER_SETTINGS)}")
 
     def check_tools(self, tools: tuple[Tool, ...], endpoints: tuple[str, ...]) -> None:
         if Tool.AB not in tools:

@@ -51,9 +51,10 @@ class RunFiles:
     def read_run(self) -> dict:
         return json.loads(self.run_json.read_text())
 
-    def append_row(self, row: dict) -> None:
-        """One row on a line of its own, on disk before the next level starts."""
-        problems = validate_row(row)
+    def append_row(self, row: dict, endpoints: list[str] | None = None) -> None:
+        """One row on a line of its own, on disk before the next level starts (`endpoints`:
+        the run's, validate_row)."""
+        problems = validate_row(row, endpoints)
         if problems:
             raise ValueError("row would break the contract: " + "; ".join(problems))
         with open(self.results, "a+b") as out:

@@ -393,7 +393,7 @@ class Runner:
         key = (stack, str(rnd.tool), str(rnd.endpoint), rnd.concurrency)
         row, gone, died = measure_level(context, stack, rnd, self.last_rps.get(key), speed, raw_path,
                                         self.files.relative(raw_path))
-        self.files.append_row(row)
+        self.files.append_row(row, self.run["endpoints"])
         if row["status"] == "ok" and row["rps"]:
             self.last_rps[key] = row["rps"]
         self.level_seconds.append(time.monotonic() - started)

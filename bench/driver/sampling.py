@@ -82,24 +82,17 @@ class _Poller(threading.Thread):
         self.stopping = threading.Event()
 
     def run(self) -> None:
-        if not self.database:
-            while not self.stopping.is_set():
-                try:
-                    self.peaks.memory_bytes = max(self.peaks.memory_bytes, self.memory_now())
-                except OSError:
-                    return
-                self.stopping.wait(POLL_S)
-            return
         try:
-            probe = DbProbe(self.settings)
+            probe = DbProbe(self.settings) if self.database else None
         except DatabaseGone as error:
             self.peaks.error = str(error)
             return
         try:
             while not self.stopping.is_set():
                 try:
-                    connected = probe.status("Threads_connected")["Threads_connected"]
-                    self.peaks.threads_connected = max(self.peaks.threads_connected, connected)
+                    if probe:
+                        connected = probe.status("Threads_connected")["Threads_connected"]
+                        self.peaks.threads_connected = max(self.peaks.threads_connected, connected)
                 except DatabaseGone as error:
                     self.peaks.error = str(error)
                     return
@@ -109,7 +102,8 @@ class _Poller(threading.Thread):
                     return
                 self.stopping.wait(POLL_S)
         finally:
-            probe.close()
+            if probe:
+                probe.close()
 
 
 @dataclass
