@@ -13,7 +13,7 @@ RESUME ?=
 .PHONY: help setup db bench test lint report compare
 
 help:
-	@echo "make bench [PROFILE=smoke|quick|standard|full|servers|latency] [OUT=results]  set up, measure every stack, write the report"
+	@echo "make bench [PROFILE=smoke|quick|standard|full|servers|latency|openloop] [OUT=results]  set up, measure every stack, write the report"
 	@echo "make bench RESUME=results/<run id>             finish an interrupted run (Ctrl-C or SIGTERM keep every finished level)"
 	@echo "make test                                      the whole test suite (real MariaDB, Granian, wrk, ab)"
 	@echo "make db                                        private MariaDB started, migrated and seeded"
@@ -27,8 +27,11 @@ db: setup
 	@scripts/db.sh start
 	@cd project && ../$(PYTHON) manage.py migrate --noinput -v 0 && ../$(PYTHON) manage.py seed_users
 
+# The openloop profile measures with wrk and the lab's open-loop generator; every other with wrk and ab.
+BENCH_TOOLS = $(if $(filter openloop,$(PROFILE)),--tool openloop,--tool wrk --tool ab)
+
 bench: setup
-	@$(PYTHON) -m bench run --tool wrk --tool ab $(if $(RESUME),--resume $(RESUME),--profile $(PROFILE) --out $(OUT)) --report
+	@$(PYTHON) -m bench run $(BENCH_TOOLS) $(if $(RESUME),--resume $(RESUME),--profile $(PROFILE) --out $(OUT)) --report
 
 test: setup
 	@$(PYTHON) -m pytest

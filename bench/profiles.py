@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
-from bench.load_tools import is_cross_check
+from bench.load_tools import TOOLS, is_cross_check
 from bench.schema import Endpoint, Tool
 from lab.stacks import DJANGO_ASGI, DJANGO_WSGI, STACKS
 
@@ -38,6 +38,9 @@ class Profile:
     vary: dict[str, tuple[str, ...]] = field(default_factory=dict)  # settings it sweeps (bench/driver/variants.py)
     stacks: tuple[str, ...] = ()  # what it measures unless --stacks says (empty: the registry's default stacks)
     round_budget_s: int = 0  # no round starts later than this after the first one did (0: no limit)
+    # The open-loop generator's rates (bench/driver/rates.py) and its rounds, after the closed-loop ones.
+    rates: tuple[str, ...] = ()
+    rate_repeats: int = 0
     # One line for `bench run --help`. Not recorded: it is not part of the plan, and a run recorded before
     # it existed must still find later runs of the same plan like it (bench/analysis/report/earlier.py).
     summary: str = field(default="", compare=False)
@@ -66,6 +69,7 @@ class Profile:
         return cls(**{**data, "levels": {k: tuple(v) for k, v in data["levels"].items()},
                       "ab_endpoints": tuple(data.get("ab_endpoints", ())),
                       "endpoints": tuple(data.get("endpoints", ())), "stacks": tuple(data.get("stacks", ())),
+                      "rates": tuple(data.get("rates", ())),
                       "vary": {k: tuple(v) for k, v in data.get("vary", {}).items()}})
 
 
@@ -78,6 +82,8 @@ class ToolPlan:
     tools: tuple[Tool, ...]
 
     def levels(self, tool: Tool, endpoint: Endpoint) -> tuple[int, ...]:
+        if TOOLS[tool].rate_levels:  # its rounds are planned once the closed-loop ones have measured capacity
+            return ()
         levels = self.profile.levels_for(endpoint)
         if not is_cross_check(tool, self.tools):
             return levels
@@ -116,6 +122,15 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
             "after the first is skipped and recorded", "about 12 min for 4 requests on 2 stacks",
             round_budget_s=ROUND_BUDGET_QUICK_S,
             summary="--app's default: your app's requests at 4 and 16 connections"),
+    Profile("openloop", {ANY_ENDPOINT: (1, 16)}, 4, 12, 2, 0,
+            "latency at a set arrival rate (bench/run_openloop.sh, make bench PROFILE=openloop): the default stacks on "
+            "/ping/ and POST /sync/io/, first closed-loop with wrk at 1 and 16 connections in 2 rounds (each stack's "
+            "capacity, and the one-connection latency the open loop is checked against), then the lab's open-loop "
+            "generator at 0.3, 0.6, 0.9 and 1.2 times each stack's capacity (every stack offered the others' rates "
+            "below its own 1.2x too) in 3 interleaved rounds; a round not started 40 minutes after the first is "
+            "skipped and recorded", "about 35-40 min", endpoints=("ping", "sync-io"),
+            rates=("0.3x", "0.6x", "0.9x", "1.2x"), rate_repeats=3, round_budget_s=2400,
+            summary="latency at a set arrival rate: p99 against offered load, the rate each sustains"),
     Profile("latency", {ANY_ENDPOINT: (16, 64)}, 3, 40, 5, 0,
             "where async pays off for Django, each stack at its best: POST /sync/io/ with the database 0, 2 and 5 "
             "ms away (the lab's relay), Django WSGI with 8, 32 and 64 blocking threads, Django ASGI once per round "

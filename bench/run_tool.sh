@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Shared body of bench/run_wrk.sh and bench/run_ab.sh: bench/run_tool.sh TOOL [options].
+# Shared body of bench/run_wrk.sh, bench/run_ab.sh and bench/run_openloop.sh: bench/run_tool.sh TOOL [options].
 # Hands every option to the Python driver (bench/driver/cli.py) with the tool fixed;
 # -h prints the driver's own help (every option and profile).
 set -euo pipefail

@@ -20,6 +20,7 @@ SCHEMA_VERSION = 2
 class Tool(StrEnum):
     WRK = "wrk"
     AB = "ab"
+    OPENLOOP = "openloop"  # the lab's open-loop generator (bench/openloop.py): a rate, not a concurrency
 
 
 class Flag(StrEnum):
@@ -42,14 +43,23 @@ class Flag(StrEnum):
     NOT_DRAINED = "not_drained"  # a server still had work in flight when the level started
     NOISY = "noisy"  # processes not the lab's, or the hypervisor (steal), took CPU during the level
     RELAY_BOUND = "relay_bound"  # the latency relay sent chunks later than its delay allows: it set the pace
+    # Open-loop levels (a row with `rate`): the server fell behind the window's arrivals by more than
+    # RATE_TOLERANCE of them and more than the in-flight scatter allows (bench/driver/rates.py keeping_up):
+    # it did not sustain the rate, so its latencies are not those of that rate.
+    SATURATED = "saturated"
+    # The generator itself sent late: its p99 lateness exceeded CLIENT_LATE_MS and a tenth of the p99 latency.
+    CLIENT_LATE = "client_late"
 
 
 # A row with any of these flags measured something other than the stack's steady state:
 # it is kept and listed, and counted in no figure, ratio or verdict.
 EXCLUDING_FLAGS = frozenset({Flag.FAILED, Flag.INVALID, Flag.TOO_SHORT, Flag.NOT_STEADY, Flag.NOT_DRAINED,
-                             Flag.NOISY, Flag.RELAY_BOUND})
+                             Flag.NOISY, Flag.RELAY_BOUND, Flag.SATURATED, Flag.CLIENT_LATE})
 MIN_COMPLETIONS_PER_CONNECTION = 3  # a level that completed fewer requests than 3 x concurrency is too short
 STEADY_TOLERANCE = 0.10  # |counted RPS / (concurrency / mean latency) - 1| above this: not steady
+RATE_TOLERANCE = 0.05  # an open-loop level fell behind its arrivals by at most 5 % (see Flag.SATURATED)
+CLIENT_LATE_MS = 2.0  # see Flag.CLIENT_LATE
+MIN_RATE_REQUESTS = 100  # an open-loop level answered at least this many measured requests, else too_short
 
 
 # Method and path of each endpoint, identical on every stack: a view of the endpoint table.
@@ -104,6 +114,7 @@ OPTIONAL_ROW_FIELDS: dict[str, tuple[Any, Any]] = {
     "varied": (dict, {}),  # the same as KEY -> number
     "db_latency_ms": ((int, float), 0.0),  # round-trip delay added by the latency relay (0: direct)
     "relay": ((dict, type(None)), None),  # see RELAY_KEYS; null when the database was reached directly
+    "rate": ((dict, type(None)), None),  # see RATE_KEYS; null for a closed-loop level (wrk, ab)
 }
 
 # cpu_pct: percent of ONE CPU (100 = one full core busy).
@@ -145,6 +156,16 @@ NOISE_KEYS = ("foreign_cpu_share", "steal_share", "cpus")
 # The relay over the window: its delay, chunks it delayed, how late they left on average
 # and at worst beyond the delay, and its process's CPU (share of one CPU).
 RELAY_KEYS = ("delay_ms", "chunks", "lag_excess_mean_ms", "lag_excess_max_ms", "cpu_share")
+# An open-loop level (tool openloop; its `concurrency` is the generator's connection limit):
+# the rate asked, the arrivals' realised rate, the responses received inside the window per
+# second (achieved), the generator's own send lateness (its error), the service time from the
+# actual send, requests that waited for a free connection, and the warm-up's answered requests;
+# then from the run's plan: the fraction of the unit's closed-loop capacity it was asked for
+# (null: an explicit rate) and that capacity.
+RATE_TOOL_KEYS = ("target_rps", "scheduled_rps", "achieved_rps", "scheduled", "sent", "lateness_p50_ms",
+                  "lateness_p99_ms", "lateness_max_ms", "service_p50_ms", "service_p99_ms", "waited_for_connection",
+                  "connections_peak", "connections_limit", "seed", "warmup_answered")
+RATE_KEYS = (*RATE_TOOL_KEYS, "fraction", "capacity_rps")
 
 RUN_STATUSES = ("running", "complete", "interrupted", "failed")
 STACK_STATUSES = ("pending", "measured", "skipped", "failed")
@@ -192,6 +213,10 @@ def validate_row(row: dict, endpoints: tuple[str, ...] | list[str] | None = None
         missing = [k for k in RELAY_KEYS if k not in row["relay"]]
         if missing:
             problems.append(f"row: relay lacks {missing}")
+    if row.get("rate") is not None:
+        missing = [k for k in RATE_KEYS if k not in row["rate"]]
+        if missing:
+            problems.append(f"row: rate lacks {missing}")
     if row["schema_version"] != SCHEMA_VERSION:
         problems.append(f"row: schema_version {row['schema_version']} != {SCHEMA_VERSION}")
     if row["endpoint"] not in (endpoints if endpoints is not None else {e.value for e in Endpoint}):

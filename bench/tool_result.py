@@ -1,6 +1,6 @@
 """What a load tool's output says, in the units of a results row (bench/schema.py).
 
-`parse_wrk` and `parse_ab` both return a `ToolResult`, so the driver fills a row the
+`parse_wrk`, `parse_ab` and `parse_openloop` each return a `ToolResult`, so the driver fills a row the
 same way whatever tool ran, and a tool that produced no report raises `ParseError`
 (the driver records that as a failed level, never as 0 RPS).
 """
@@ -32,3 +32,5 @@ class ToolResult:
     # The mean latency the tool measured request by request, for the Little's law check
     # (ab's "Time per request" is computed from the count itself, so it cannot serve).
     measured_mean_ms: float | None = None
+    # An open-loop run's rate figures (schema.RATE_TOOL_KEYS); None for a closed loop.
+    rate: dict | None = None

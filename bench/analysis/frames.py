@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from bench.schema import (
     LATENCY_KEYS,
     NOISE_KEYS,
     OPTIONAL_ROW_FIELDS,
+    RATE_KEYS,
     RELAY_KEYS,
     ROW_FIELDS,
     SCHEMA_VERSION,
@@ -67,7 +68,7 @@ METRICS = (
 
 _NESTED = {"latency_ms": LATENCY_KEYS, "errors": ERROR_KEYS, "server": SERVER_KEYS, "db": DB_KEYS,
            "client": CLIENT_KEYS, "window": WINDOW_KEYS, "warmup": WARMUP_KEYS, "drain": DRAIN_KEYS,
-           "steady": STEADY_KEYS, "noise": NOISE_KEYS, "relay": RELAY_KEYS}
+           "steady": STEADY_KEYS, "noise": NOISE_KEYS, "relay": RELAY_KEYS, "rate": RATE_KEYS}
 _NESTED_COLUMNS = [f"{part}_{key}" for part, keys in _NESTED.items() for key in keys]
 _NOT_NUMERIC = ("client_cpus", "window_capped", "drain_drained")  # a list and two booleans, kept as read
 COLUMNS = ([name for name, kind in ROW_FIELDS.items() if kind is not dict] + ["variant", "db_latency_ms"]
@@ -85,8 +86,10 @@ class RunError(LabError):
 class Run:
     path: Path
     info: dict[str, Any]
-    rows: pd.DataFrame
+    rows: pd.DataFrame  # closed-loop levels (wrk, ab): every figure but the open loop's reads these
     problems: tuple[str, ...]
+    # Open-loop levels (a row with `rate`, bench/openloop.py): read by the open-loop section alone
+    rate_rows: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def run_id(self) -> str:
@@ -155,9 +158,14 @@ class Run:
             stack, _, label = unit.partition("@")
             if _belongs(label, variant):
                 stacks[stack] = info
-        rows = self.rows[self.rows["variant"].map(lambda label: _belongs(label, variant))].copy()
-        rows["variant"] = variant
-        return Run(self.path, {**self.info, "stacks": stacks}, rows.reset_index(drop=True), self.problems)
+        def own(frame: pd.DataFrame) -> pd.DataFrame:
+            if frame.empty:
+                return frame
+            kept = frame[frame["variant"].map(lambda label: _belongs(label, variant))].copy()
+            kept["variant"] = variant
+            return kept.reset_index(drop=True)
+
+        return Run(self.path, {**self.info, "stacks": stacks}, own(self.rows), self.problems, own(self.rate_rows))
 
     @property
     def speeds(self) -> list[float]:
@@ -197,7 +205,9 @@ def load_run(path: str | Path) -> Run:
     problems = [f"run.json: {p}" for p in validate_run(info)]
     endpoints = info.get("endpoints")
     rows, row_problems = _read_rows(path / "results.jsonl", endpoints if isinstance(endpoints, list) else None)
-    run = Run(path, info, flatten(rows), tuple(problems + row_problems))
+    closed = [r for r in rows if r.get("rate") is None]
+    rated = [r for r in rows if r.get("rate") is not None]
+    run = Run(path, info, flatten(closed), tuple(problems + row_problems), flatten(rated) if rated else pd.DataFrame())
     if run.app:
         name_requests(run.app.get("requests") or [])
     return run

@@ -13,7 +13,14 @@ import numpy as np
 
 from bench.analysis import markdown, stats
 from bench.analysis.frames import Run
-from bench.schema import EXCLUDING_FLAGS, MIN_COMPLETIONS_PER_CONNECTION, STEADY_TOLERANCE, Flag
+from bench.schema import (
+    CLIENT_LATE_MS,
+    EXCLUDING_FLAGS,
+    MIN_COMPLETIONS_PER_CONNECTION,
+    RATE_TOLERANCE,
+    STEADY_TOLERANCE,
+    Flag,
+)
 
 MARKED_FLAGS = (Flag.CLIENT_BOUND, Flag.DB_BOUND, Flag.SHARED_CPUS_BOUND, Flag.ERRORS, Flag.DB_OPEN_TRANSACTIONS,
                 Flag.DB_HISTORY_GROWTH)
@@ -45,6 +52,11 @@ def rules(run: Run) -> dict[str, str]:
         Flag.NOISY: noise_rule(run),
         Flag.RELAY_BOUND: "the latency relay sent the app's chunks later than its delay on average, by more than "
                           "10 % of the delay (at least 0.1 ms): the relay, not the stack, set the pace",
+        Flag.SATURATED: f"an open-loop level fell behind its arrivals by more than {RATE_TOLERANCE:.0%} of them "
+                        "and more than the requests in flight at the window's ends explain: the server did not "
+                        "take the offered rate, so its latencies are not those of that rate",
+        Flag.CLIENT_LATE: f"the open-loop generator's p99 send lateness passed {CLIENT_LATE_MS:g} ms and a tenth "
+                          "of the level's p99: the generator, not the server, added the delay",
     }
 
 

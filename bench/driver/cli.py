@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from bench.driver.app_run import AppTarget
 from bench.driver.fleet import ExternalServer
 from bench.driver.preflight import missing_programs
+from bench.driver.rates import RATES_HELP, RatesError, parse_rates
 from bench.driver.results import RunFiles
 from bench.driver.runlock import RunLock, RunLocked
 from bench.driver.runner import (
@@ -125,7 +126,8 @@ def _table_help() -> str:
 
 
 def build_parser(prog: str) -> OneLineParser:
-    parser = OneLineParser(prog=prog, description="Measure the lab's stacks with wrk or ab under the lab's limits.",
+    parser = OneLineParser(prog=prog, description="Measure the lab's stacks with wrk, ab or the open-loop generator "
+                                                  "under the lab's limits.",
                            epilog=_table_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tool", action="append", choices=[str(t) for t in TOOLS], help=argparse.SUPPRESS)
     parser.add_argument("--stacks", help=f"any of the registered stacks: {', '.join(STACKS)} (default: the profile's, "
@@ -142,6 +144,10 @@ def build_parser(prog: str) -> OneLineParser:
     parser.add_argument("--vary", action="append", metavar="KEY=V1,V2",
                         help=f"measure every stack at each value of a setting, e.g. DB_LATENCY_MS=0,1,2,5 "
                              f"(repeatable; over the profile's; one of {', '.join(VARIABLE_SETTINGS)})")
+    parser.add_argument("--rates", help=f"the open-loop generator's arrival rates (bench/run_openloop.sh): "
+                                        f"{RATES_HELP} (default: the profile's)")
+    parser.add_argument("--slo-ms", metavar="MS", help="the latency target an open-loop rate is sustained under: "
+                                                       "p99 below it (default: OPENLOOP_SLO_MS in settings.env)")
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="results folder (default: results/)")
     parser.add_argument("--url", help="measure a server already running there (e.g. from scripts/serve.sh)")
     parser.add_argument("--app", metavar="FILE", help="measure your own Django project, named in an app file "
@@ -157,9 +163,41 @@ def _fail(prog: str, message: str) -> None:
     raise SystemExit(USAGE_ERROR)
 
 
-def make_plan(args: argparse.Namespace, prog: str, max_concurrency: int, app: AppTarget | None = None) -> Plan:
+def _open_loop(args: argparse.Namespace, profile: Profile, tools: tuple[Tool, ...], url: str | None,
+               app: AppTarget | None, default_slo_ms: float) -> tuple[tuple[Tool, ...], tuple[str, ...], float | None]:
+    """The run's tools, rates and latency target: the open-loop generator needs rates, and wrk
+    before it (each stack's capacity, and the one-connection latency it is checked against)."""
+    if Tool.OPENLOOP not in tools:
+        for option in ("rates", "slo_ms"):
+            if getattr(args, option) is not None:
+                raise argparse.ArgumentTypeError(f"--{option.replace('_', '-')} {getattr(args, option)!r} is not "
+                                                 "allowed here: it is for the open-loop generator, "
+                                                 "bench/run_openloop.sh")
+        return tools, (), None
+    rates = tuple(str(r) for r in parse_rates(args.rates)) if args.rates is not None else profile.rates
+    if not rates:
+        raise argparse.ArgumentTypeError(f"the {profile.name} profile has no rates: give --rates ({RATES_HELP}) "
+                                         "or --profile openloop")
+    if url or app:
+        raise argparse.ArgumentTypeError(f"{'--url' if url else '--app'} is not allowed with the open-loop "
+                                         "generator yet: it measures the lab's own stacks")
+    slo = default_slo_ms
+    if args.slo_ms is not None:
+        try:
+            slo = float(args.slo_ms)
+        except ValueError:
+            slo = -1.0
+        if not 0.1 <= slo <= 600000:
+            raise argparse.ArgumentTypeError(f"--slo-ms {args.slo_ms!r} is not allowed: milliseconds from 0.1 to "
+                                             "600000, e.g. 100")
+    return (Tool.WRK, *(t for t in tools if t != Tool.WRK)), rates, slo
+
+
+def make_plan(args: argparse.Namespace, prog: str, max_concurrency: int, app: AppTarget | None = None,
+              default_slo_ms: float = 100.0) -> Plan:
+    tools = tuple(Tool(t) for t in dict.fromkeys(args.tool or [DEFAULT_TOOL]))
     try:
-        name = args.profile or ("app" if app else "quick")
+        name = args.profile or ("app" if app else "openloop" if Tool.OPENLOOP in tools else "quick")
         if name not in PROFILES:
             raise argparse.ArgumentTypeError(f"--profile {name!r} is not allowed: one of {', '.join(PROFILES)}")
         profile = PROFILES[name]
@@ -184,24 +222,27 @@ def make_plan(args: argparse.Namespace, prog: str, max_concurrency: int, app: Ap
             profile = replace(profile, duration_s=duration, max_window_s=max(profile.max_window_s, duration))
         if args.repeats is not None:
             profile = profile.with_repeats(_positive("--repeats", args.repeats, 100))
+            profile = replace(profile, rate_repeats=profile.repeats)
+        elif not profile.rate_repeats:
+            profile = replace(profile, rate_repeats=profile.repeats)
         if any(given is not None for given in (args.concurrency, args.duration, args.repeats)):
             profile = replace(profile, round_budget_s=0)  # the profile's budget fits the profile's own plan
         if args.round_budget is not None:
             profile = replace(profile, round_budget_s=_positive("--round-budget", args.round_budget, 86400, low=0))
         seed = _positive("--seed", args.seed, 2**31) if args.seed is not None else int(time.time() * 1000) % 2**31
         url = _local_url(args.url) if args.url is not None else None
-    except (argparse.ArgumentTypeError, VaryError) as error:
+        tools, rates, slo_ms = _open_loop(args, profile, tools, url, app, default_slo_ms)
+    except (argparse.ArgumentTypeError, VaryError, RatesError) as error:
         _fail(prog, str(error))
     if url and vary:
         _fail(prog, f"--url {url!r} is not allowed with --vary or the {profile.name} profile's axes: the bench "
               "starts a server per setting itself")
     if url and app:
         _fail(prog, f"--url {url!r} is not allowed with --app: the bench starts the app's servers itself")
-    tools = tuple(Tool(t) for t in dict.fromkeys(args.tool or [DEFAULT_TOOL]))
     if app:
         app.check_tools(tools, endpoints)
     return Plan(stacks=stacks, endpoints=endpoints, tools=tools, profile=profile, seed=seed, url=url, vary=vary,
-                app=str(app.file.path) if app else None)
+                app=str(app.file.path) if app else None, rates=rates, slo_ms=slo_ms)
 
 
 def refuse_untrustworthy(prog: str, settings) -> str | None:
@@ -239,7 +280,7 @@ def _resumed(prog: str, resume: str) -> tuple[RunFiles, dict, Plan]:
                 endpoints=tuple(saved["endpoints"]) if app else tuple(Endpoint(e) for e in saved["endpoints"]),
                 tools=tuple(Tool(t) for t in saved["tools"]), profile=Profile.from_record(saved["profile"]),
                 seed=saved["seed"], url=saved["url"], vary={k: tuple(v) for k, v in saved.get("vary", {}).items()},
-                app=app)
+                app=app, rates=tuple(saved.get("rates", ())), slo_ms=saved.get("slo_ms"))
     return files, run, plan
 
 
@@ -258,7 +299,7 @@ def main(argv: list[str]) -> int:
     else:
         # one line and exit 2 when the app is not ready
         app = AppTarget.load(args.app, settings.loop) if args.app is not None else None
-        plan = make_plan(args, prog, settings.max_concurrency, app)
+        plan = make_plan(args, prog, settings.max_concurrency, app, settings.openloop_slo_ms)
         run = None
     # an app's servers are its own Python's (checked by AppTarget.load), not the lab's
     missing = missing_programs(plan.tools, external_server=bool(plan.url or plan.app), stacks=plan.stacks)

@@ -3,6 +3,7 @@ and build the row (bench/schema.py) with every check that decides whether it cou
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,13 +12,22 @@ from bench.driver.dbprobe import DatabaseGone, DbProbe, mariadbd_pid
 from bench.driver.drain import wait_drained
 from bench.driver.fleet import Fleet
 from bench.driver.noise import Noise, NoiseSample
+from bench.driver.rates import (
+    RATE_WARMUP_S,
+    TARGET_RATE_REQUESTS,
+    level_seed,
+    min_requests,
+    rate_flags,
+    rate_record,
+    rate_window,
+)
 from bench.driver.relay_process import RelayProcess, level_reading, relay_bound
 from bench.driver.sampling import LevelSample, named_cpu_s, process_cpu_s
 from bench.driver.schedule import Round
 from bench.driver.tools import Sent, ToolOutcome, endpoint_request, now, run_tool
 from bench.driver.variants import split_unit, variant_of
 from bench.driver.warmup import WarmupResult, warm_up
-from bench.driver.window import Window, littles_law, plan_window, validity_flags
+from bench.driver.window import Steady, Window, littles_law, plan_window, validity_flags
 from bench.load_tools import TOOLS
 from bench.schema import (
     DB_KEYS,
@@ -93,6 +103,7 @@ class LevelContext:
     relay: RelayProcess | None = None
     requests: dict[str, Sent] | None = None  # an app file's requests by name (else the lab's endpoints)
     database_processes: tuple[str, ...] = ()  # an app file's database server on this machine, by process name
+    seed: int = 0  # the run's: an open-loop level's arrival times derive from it
 
     def sent(self, endpoint: str) -> Sent:
         return self.requests[endpoint] if self.requests is not None else endpoint_request(endpoint)
@@ -131,8 +142,8 @@ def _database_cpu(context: LevelContext) -> tuple[Callable[[], float | None] | N
     return None, 1
 
 
-def _run_window(context: LevelContext, server, tool, sent: Sent, concurrency: int,
-                window: Window, raw_path, latency_ms: float) -> Measured:
+def _run_window(context: LevelContext, server, round_: Round, sent: Sent, window: Window, raw_path,
+                latency_ms: float) -> Measured:
     settings = context.settings
     db_cpu_s, db_cpus = _database_cpu(context)
     sample = LevelSample(settings, context.probe, server.cgroup,
@@ -143,7 +154,11 @@ def _run_window(context: LevelContext, server, tool, sent: Sent, concurrency: in
     relay = context.relay if latency_ms > 0 else None
     relay_before, relay_cpu = (relay.counters([latency_ms])[latency_ms], relay.cpu_s()) if relay else (None, 0.0)
     started, clock = now(), time.monotonic()
-    outcome = run_tool(tool, server.url, sent, concurrency, window.planned_s, settings, raw_path)
+    rate = ({"rate": round_.rate, "warmup_s": RATE_WARMUP_S,
+             "seed": level_seed(context.seed, str(round_.endpoint), round_.rate, round_.repeat)}
+            if round_.rate is not None else {})
+    outcome = run_tool(round_.tool, server.url, sent, round_.concurrency, window.planned_s, settings, raw_path,
+                       **rate)
     ended, elapsed = now(), time.monotonic() - clock
     noise_record = noise.finish(elapsed).record()
     relay_record = None
@@ -157,7 +172,9 @@ def _run_window(context: LevelContext, server, tool, sent: Sent, concurrency: in
         died = str(error)
     gone = None
     try:
-        server_section, db_section = sample.finish(outcome.result.requests if outcome.result else None)
+        result = outcome.result  # an open loop's warm-up ran in the same sample: its requests cost CPU too
+        served = result.requests + (result.rate or {}).get("warmup_answered", 0) if result else None
+        server_section, db_section = sample.finish(served)
     except DatabaseGone as error:  # a failed row, then the run stops
         gone, server_section, db_section = error, dict.fromkeys(SERVER_KEYS), dict.fromkeys(DB_KEYS)
     return Measured(outcome, server_section, db_section, noise_record, relay_record, died, gone, started, ended)
@@ -170,11 +187,17 @@ def measure_level(context: LevelContext, unit: str, round_: Round, rps_estimate:
     server = context.fleet.servers[unit]
     latency_ms = context.fleet.latency_ms.get(unit, 0.0)
     sent = context.sent(round_.endpoint)
-    warm = warm_up(server.url, sent.method, sent.path, sent.body(), round_.concurrency,
-                   max(WARMUP_FLOOR_S, context.max_window_s), sent.headers)
+    if round_.rate is None:
+        warm = warm_up(server.url, sent.method, sent.path, sent.body(), round_.concurrency,
+                       max(WARMUP_FLOOR_S, context.max_window_s), sent.headers)
+        window = plan_window(context.duration_s, context.max_window_s, round_.concurrency, rps_estimate or warm.rps)
+    else:  # the generator warms up at the level's own rate, in the same run (its first RATE_WARMUP_S of arrivals)
+        warm = WarmupResult(RATE_WARMUP_S, None, None, None)  # its counts stay in the raw output
+        planned = rate_window(context.duration_s, context.max_window_s, round_.rate)
+        window = Window(planned, round_.rate, min_requests(round_.rate, planned),
+                        planned < math.ceil(TARGET_RATE_REQUESTS / round_.rate))
     before_s, drained = wait_drained(context.fleet.watched(), context.probe)
-    window = plan_window(context.duration_s, context.max_window_s, round_.concurrency, rps_estimate or warm.rps)
-    measured = _run_window(context, server, round_.tool, sent, round_.concurrency, window, raw_path, latency_ms)
+    measured = _run_window(context, server, round_, sent, window, raw_path, latency_ms)
     after_s = 0.0
     if measured.gone is None:
         try:  # read after the drain: a transaction still open now is a finding, not a race
@@ -201,13 +224,18 @@ def build_row(context: LevelContext, unit: str, round_: Round, measured: Measure
     errors = result.errors if ok else {}
     error_count = sum(v for v in errors.values() if v) if errors else None
     requests = result.requests if ok else None
-    steady = (littles_law(result.rps, round_.concurrency, TOOLS[round_.tool].checkable_mean(result)) if ok
-              else littles_law(None, round_.concurrency, None))
+    if round_.rate is not None:  # an open loop has no fixed population: the rate checks stand in for Little's law
+        steady = Steady(None, None)
+    elif ok:
+        steady = littles_law(result.rps, round_.concurrency, TOOLS[round_.tool].checkable_mean(result))
+    else:
+        steady = littles_law(None, round_.concurrency, None)
     stack, variant = split_unit(unit)
     row = {
         "schema_version": SCHEMA_VERSION, "run_id": context.run_id, "stack": stack,
         "variant": variant, "varied": variant_of(variant).numbers(), "db_latency_ms": latency_ms,
         "relay": measured.relay,
+        "rate": rate_record(round_, unit, result.rate if ok else None) if round_.rate is not None else None,
         "endpoint": str(round_.endpoint), "tool": str(round_.tool), "concurrency": round_.concurrency,
         "repeat": round_.repeat, "position": round_.order.index(unit), "duration_s": window.planned_s,
         "started_at": measured.started, "ended_at": measured.ended,
@@ -234,5 +262,7 @@ def build_row(context: LevelContext, unit: str, round_: Round, measured: Measure
             flags.append(str(Flag.NOISY))
         if relay_bound(measured.relay):
             flags.append(str(Flag.RELAY_BOUND))
+        if row["rate"] is not None:
+            flags += rate_flags(row["rate"], row["latency_ms"])
     row["flags"] = flags
     return row

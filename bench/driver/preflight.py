@@ -22,6 +22,7 @@ def missing_programs(tools: tuple[Tool, ...], external_server: bool, stacks: tup
     for program in ["taskset", *(TOOLS[t].program for t in tools)]:
         if shutil.which(program) is None:
             problems.append(f"{program} not found on PATH ({INSTALL_HINT})")
+    problems += [why for why in (TOOLS[t].missing() for t in tools) if why]
     if not external_server:
         for server in sorted({STACKS[s].server for s in stacks if s in STACKS} or {"granian"}):
             if not Path(SERVER_BIN / server).exists():

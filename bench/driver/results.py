@@ -102,11 +102,13 @@ class RunFiles:
         print(f"bench: {self.results} line {number} is torn (not JSON); set aside in {self.torn.name}, "
               "the row will be measured again", file=sys.stderr, flush=True)
 
-    def raw_path(self, tool: str, stack: str, endpoint: str, concurrency: int, repeat: int) -> Path:
-        """Where a level's raw output goes; a name from a hand-edited run.json that would
-        lead out of raw/ (`../x`) is refused (ValueError)."""
+    def raw_path(self, tool: str, stack: str, endpoint: str, concurrency: int, repeat: int,
+                 rate: float | None = None) -> Path:
+        """Where a level's raw output goes (an open-loop level's is named by its rate); a name from
+        a hand-edited run.json that would lead out of raw/ (`../x`) is refused (ValueError)."""
         raw = self.dir / "raw"
-        path = raw / tool / stack / f"{endpoint}-c{concurrency}-r{repeat}.txt"
+        level = f"c{concurrency}" if rate is None else f"{rate:g}rps"
+        path = raw / tool / stack / f"{endpoint}-{level}-r{repeat}.txt"
         if not path.resolve().is_relative_to(raw.resolve()) or ".." in Path(tool, stack, endpoint).parts:
             raise ValueError(f"raw file {path} would be outside {raw}")
         return path

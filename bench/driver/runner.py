@@ -22,6 +22,7 @@ from bench.driver.fleet import Fleet
 from bench.driver.level import LevelContext, measure_level
 from bench.driver.metadata import collect_metadata
 from bench.driver.noise import NOISY_SHARE, speed_probe
+from bench.driver.rates import capacities, parse_rates, plan_rate_rounds
 from bench.driver.relay_process import RelayFailed, RelayProcess
 from bench.driver.results import RunFiles
 from bench.driver.round_trip import failed_delays, verify_relay
@@ -53,11 +54,14 @@ class Plan:
     url: str | None = None
     vary: dict[str, tuple[str, ...]] = field(default_factory=dict)  # the run's axes (bench/driver/variants.py)
     app: str | None = None  # an app file's path: its project is measured, not the lab's (bench/driver/app_run.py)
+    rates: tuple[str, ...] = ()  # the open-loop generator's rates (bench/driver/rates.py), after the closed-loop rounds
+    slo_ms: float | None = None  # the latency target an open-loop run's sustainable rate is read against
 
     def record(self) -> dict:
         data = asdict(self)
         data["profile"] = self.profile.record()
         data["vary"] = {k: list(v) for k, v in self.vary.items()}
+        data["rates"] = list(self.rates)
         return data
 
     def variants(self) -> list[Variant]:
@@ -117,7 +121,7 @@ class Runner:
         self.settings = settings
         self.files = files
         self.run = run
-        self.done = {(row_unit(r), r["tool"], r["endpoint"], r["concurrency"], r["repeat"]) for r in files.rows()}
+        self.done = {level_key(row_unit(r), r, (r.get("rate") or {}).get("target_rps")) for r in files.rows()}
         self.last_rps = {(row_unit(r), r["tool"], r["endpoint"], r["concurrency"]): r["rps"] for r in files.rows()
                          if r["status"] == "ok" and r["rps"]}
         self.total = sum(len(r["order"]) for r in run["rounds"])
@@ -149,8 +153,9 @@ class Runner:
         rps = f"{row['rps']:.1f} rps" if row["rps"] is not None else "FAILED"
         why = row["failure"] or row["invalid_reason"]
         errors = row["error_count"] if row["error_count"] is not None else "-"
+        level = (f"at {row['rate']['target_rps']:g}/s" if row.get("rate") else f"c={row['concurrency']}")
         print(f"[{self.finished}/{self.total} ETA {self.eta()}] round {row['repeat']} {row['tool']} {row['endpoint']} "
-              f"c={row['concurrency']} {row_unit(row)}: {rps} in {row['duration_s']} s, "
+              f"{level} {row_unit(row)}: {rps} in {row['duration_s']} s, "
               f"p99 {p99 if p99 is not None else '-'} ms, errors {errors}, "
               f"flags {','.join(row['flags']) or '-'}" + (f" ({why})" if why else ""), flush=True)
 
@@ -176,6 +181,8 @@ class Runner:
                                self.app)
             self.start_and_verify()
             for number, round_ in enumerate(self.run["rounds"]):
+                self.measure_round(number, round_)
+            for number, round_ in enumerate(self.plan_rates(), start=len(self.run["rounds"])):
                 self.measure_round(number, round_)
             self.record_budget()
             for stack in self.fleet.servers:
@@ -343,6 +350,32 @@ class Runner:
             raise AppNotMeasurable(f"app {self.app.name} has no {'WSGI' if 'wsgi' not in ready else 'ASGI'} stack to "
                                    f"measure: {first}")
 
+    def plan_rates(self) -> list[dict]:
+        """The open-loop rounds, planned from the closed-loop rounds just measured (each unit's
+        capacity) and appended to run.json; none when the run has no rates or planned them already
+        (a resumed run measures those that are left in the loop before)."""
+        if not self.plan.rates or any(r.get("rate") is not None for r in self.run["rounds"]):
+            return []
+        assert self.fleet is not None
+        units = tuple(u for u in self.fleet.servers if self.stack_info(u)["status"] == "pending")
+        found = capacities(self.files.rows(), row_unit)
+        rounds, notes = plan_rate_rounds(units, tuple(str(e) for e in self.plan.endpoints), parse_rates(
+            " ".join(self.plan.rates)), found, self.plan.profile.rate_repeats, self.plan.seed,
+            self.settings.max_concurrency, unit_serves)
+        self.run["rate_plan"] = {"capacities": [{"unit": u, "endpoint": e, "rps": round(c, 2)}
+                                                for (u, e), c in sorted(found.items())],
+                                 "notes": notes, "rounds": len(rounds)}
+        for note in notes:
+            print(f"bench: rates: {note}", file=sys.stderr)
+        records = [{**r.record(), "speed": None, "started_at": None} for r in rounds]
+        grid = sorted({r.rate for r in rounds if r.rate is not None})
+        print(f"bench: open loop: {len(records)} round(s) at {len(grid)} rate(s), "
+              f"{', '.join(f'{rate:g}' for rate in grid)} requests/s", flush=True)
+        self.run["rounds"] += records
+        self.total += sum(len(r["order"]) for r in records)
+        self.save()
+        return records
+
     def over_budget(self, round_: dict) -> bool:
         """The profile's round budget has run out for a round still to measure: it is marked
         skipped, not measured (a resumed run measures it, its clock starting again)."""
@@ -368,8 +401,7 @@ class Runner:
 
     def measure_round(self, number: int, round_: dict) -> None:
         assert self.fleet is not None
-        todo = [s for s in round_["order"] if (s, round_["tool"], round_["endpoint"], round_["concurrency"],
-                                               round_["repeat"]) not in self.done
+        todo = [s for s in round_["order"] if level_key(s, round_, round_.get("rate")) not in self.done
                 and s in self.fleet.servers and self.stack_info(s)["status"] == "pending"]
         if not todo or self.over_budget(round_):
             return
@@ -378,7 +410,7 @@ class Runner:
         round_["speed"] = speed_probe(format_cpus(self.settings.server_cpus))
         round_["started_at"] = now()
         endpoint = round_["endpoint"] if self.app else Endpoint(round_["endpoint"])
-        rnd = Round(Tool(round_["tool"]), endpoint, round_["concurrency"], round_["repeat"], tuple(round_["order"]))
+        rnd = Round.from_record(round_, endpoint)
         for stack in todo:
             self.measure_stack_level(stack, rnd, round_["speed"])
         self.save()
@@ -388,8 +420,8 @@ class Runner:
         started = time.monotonic()
         context = LevelContext(self.settings, self.probe, self.fleet, self.plan.profile.duration_s,
                                self.plan.profile.max_window_s, self.run["run_id"], self.relay, self.requests,
-                               self.app.database_processes if self.app else ())
-        raw_path = self.files.raw_path(rnd.tool, stack, rnd.endpoint, rnd.concurrency, rnd.repeat)
+                               self.app.database_processes if self.app else (), self.plan.seed)
+        raw_path = self.files.raw_path(rnd.tool, stack, rnd.endpoint, rnd.concurrency, rnd.repeat, rnd.rate)
         key = (stack, str(rnd.tool), str(rnd.endpoint), rnd.concurrency)
         row, gone, died = measure_level(context, stack, rnd, self.last_rps.get(key), speed, raw_path,
                                         self.files.relative(raw_path))
@@ -422,6 +454,11 @@ class Runner:
         except (ServerDied, PortTaken) as error:
             info["status"], info["reason"] = "failed", f"server did not restart, stack abandoned: {error}"
             server.stop()
+
+
+def level_key(unit: str, level: dict, rate: float | None) -> tuple:
+    """What identifies a measured level: a row's, or a planned round's for one of its units."""
+    return unit, level["tool"], level["endpoint"], level["concurrency"], level["repeat"], rate
 
 
 def persistent_connections(unit: str, settings: Settings) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bench.schema import Endpoint, Tool
 
@@ -22,13 +22,26 @@ from bench.schema import Endpoint, Tool
 class Round:
     tool: Tool
     endpoint: Endpoint
-    concurrency: int
+    concurrency: int  # an open-loop round's: the generator's connection limit
     repeat: int
     order: tuple[str, ...]
+    # An open-loop round (bench/driver/rates.py): its arrival rate, and for each unit the fraction
+    # of its closed-loop capacity that is (None: an explicit rate) and that capacity.
+    rate: float | None = None
+    fractions: dict[str, float | None] | None = field(default=None, compare=False)
+    capacities: dict[str, float | None] | None = field(default=None, compare=False)
 
     def record(self) -> dict:
-        return {"tool": str(self.tool), "endpoint": str(self.endpoint), "concurrency": self.concurrency,
-                "repeat": self.repeat, "order": list(self.order)}
+        record = {"tool": str(self.tool), "endpoint": str(self.endpoint), "concurrency": self.concurrency,
+                  "repeat": self.repeat, "order": list(self.order)}
+        if self.rate is not None:
+            record.update(rate=self.rate, fractions=self.fractions, capacities=self.capacities)
+        return record
+
+    @classmethod
+    def from_record(cls, data: dict, endpoint) -> Round:
+        return cls(Tool(data["tool"]), endpoint, data["concurrency"], data["repeat"], tuple(data["order"]),
+                   data.get("rate"), data.get("fractions"), data.get("capacities"))
 
 
 def build_rounds(stacks: tuple[str, ...], tools: tuple[Tool, ...], endpoints: tuple[Endpoint, ...],

@@ -57,8 +57,9 @@ class ToolOutcome:
 
 
 def run_tool(tool: Tool, base_url: str, sent: Sent, concurrency: int, duration_s: int, settings: Settings,
-             raw_path: Path | None) -> ToolOutcome:
-    """Run once; write raw output to raw_path (None: a discarded primer/warmup run)."""
+             raw_path: Path | None, rate: float | None = None, warmup_s: float = 0.0, seed: int = 0) -> ToolOutcome:
+    """Run once; write raw output to raw_path (None: a discarded primer/warmup run). `rate`,
+    `warmup_s`, `seed`: an open-loop level's arrivals (bench/load_tools/openloop.py)."""
     adapter = TOOLS[tool]
     side_file = raw_path.with_suffix(adapter.side_suffix) if raw_path and adapter.side_suffix else None
     if raw_path is not None:
@@ -66,13 +67,13 @@ def run_tool(tool: Tool, base_url: str, sent: Sent, concurrency: int, duration_s
     invocation = adapter.invocation(LoadRequest(
         base_url + sent.path, sent.method, concurrency, duration_s, threads=len(settings.client_cpus),
         pin=("taskset", "-c", format_cpus(settings.client_cpus)), body=sent.body_file, timeout_s=TIMEOUT_S,
-        side_file=side_file, headers=sent.headers))
+        side_file=side_file, headers=sent.headers, rate=rate, warmup_s=warmup_s, seed=seed))
     started, t0 = now(), os.times().elapsed
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     process = subprocess.Popen(invocation.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                env={**os.environ, **invocation.env}, start_new_session=True)
     try:
-        stdout, stderr = process.communicate(timeout=duration_s + TIMEOUT_S + 30)
+        stdout, stderr = process.communicate(timeout=warmup_s + duration_s + TIMEOUT_S + 30)
     except BaseException:
         try:
             os.killpg(process.pid, signal.SIGKILL)

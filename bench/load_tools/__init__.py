@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from bench.load_tools.ab import AB
 from bench.load_tools.base import LoadTool
+from bench.load_tools.openloop import OPENLOOP
 from bench.load_tools.wrk import WRK
 from bench.schema import Tool
 
-TOOLS: dict[Tool, LoadTool] = {tool.id: tool for tool in (WRK, AB)}
+TOOLS: dict[Tool, LoadTool] = {tool.id: tool for tool in (WRK, AB, OPENLOOP)}
 DEFAULT_TOOL = Tool.WRK  # what `bench run` measures with unless --tool says otherwise
 
 

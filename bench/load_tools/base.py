@@ -33,6 +33,9 @@ class LoadRequest:
     timeout_s: int  # per request: a response later than this is an error
     side_file: Path | None  # where the tool may write its second output (None: a discarded run)
     headers: tuple[tuple[str, str], ...] = ()  # sent with every request (the body's Content-Type among them)
+    rate: float | None = None  # an open-loop level's arrivals per second (then concurrency is a connection limit)
+    warmup_s: float = 0.0  # an open-loop level's arrivals sent first and discarded
+    seed: int = 0  # an open-loop level's arrival times
 
     @property
     def content_type(self) -> str | None:
@@ -66,6 +69,10 @@ def _no_stack_note(stack: StackEntry) -> str | None:
     return None
 
 
+def _nothing_missing() -> str | None:
+    return None
+
+
 @dataclass(frozen=True)
 class LoadTool:
     """One load tool: its id, how to run and read it, and what its figures can be trusted for."""
@@ -87,6 +94,8 @@ class LoadTool:
     linestyle: str = ":"  # on the report's charts
     marker: str = "o"
     stack_note: Callable[[StackEntry], str | None] = _no_stack_note  # why it cannot measure a stack validly
+    missing: Callable[[], str | None] = _nothing_missing  # what it needs beyond its program on PATH, if absent
+    rate_levels: bool = False  # its levels are arrival rates (open loop), not concurrencies
 
     @property
     def label(self) -> str:

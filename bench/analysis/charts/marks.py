@@ -39,6 +39,8 @@ MARKS: dict[str, Mark] = {
     Flag.NOT_DRAINED: Mark(">", 125, "server not drained (not counted)"),
     Flag.NOISY: Mark("p", 150, "noisy machine (not counted)"),
     Flag.RELAY_BOUND: Mark("d", 120, "the latency relay set the pace (not counted)"),
+    Flag.SATURATED: Mark("x", 140, "saturated: did not take the offered rate (not counted)"),
+    Flag.CLIENT_LATE: Mark("1", 140, "the open-loop generator sent late (not counted)"),
 }
 # Flags a counted level can carry (marked on the level's point); rows counted nowhere are
 # marked row by row, at their own value, instead.

@@ -233,10 +233,11 @@ def conditions(run: Run) -> str:
 
 
 def section(run: Run, levels: pd.DataFrame, async_line: str | None = None,
-            pooled: earlier.Pool | None = None) -> str:
+            pooled: earlier.Pool | None = None, open_loop_lines: tuple[str, ...] = ()) -> str:
     """`## Answers`: three bullets, the conditions they hold under, and how to read them.
     `async_line`: the answer from a run that swept the database round trip (bench/analysis/report/sweep.py);
-    `pooled`: this run with the earlier runs like it (bench/analysis/report/earlier.py)."""
+    `pooled`: this run with the earlier runs like it (bench/analysis/report/earlier.py);
+    `open_loop_lines`: the answer at a set arrival rate (bench/analysis/report/openloop.py), when measured."""
     if run.app:
         question = f"ASGI or WSGI for this app ({run.app.get('name')})?"
         lines = [pair_answer(run, levels, question, DJANGO_ASGI, DJANGO_WSGI, pooled, ASGI_OR_WSGI),
@@ -245,6 +246,7 @@ def section(run: Run, levels: pd.DataFrame, async_line: str | None = None,
         lines = [pair_answer(run, levels, ASGI_OR_WSGI, DJANGO_ASGI, DJANGO_WSGI, pooled),
                  pair_answer(run, levels, FASTAPI_WORTH, FASTAPI, DJANGO_WSGI, pooled),
                  async_line or async_answer(run)]
+    lines += list(open_loop_lines)
     return "\n".join(["## Answers", "", *(f"- {line}" for line in lines), "", conditions(run), "",
                       ("Ratio: geometric mean of per-round throughput ratios [95 % interval], each endpoint at its "
                        f"headline level; a verdict needs {stats.MIN_ROUNDS} rounds and an interval clear of 1. "

@@ -18,7 +18,18 @@ import pandas as pd
 from bench.analysis import markdown, sentences, stats, validity, verdicts
 from bench.analysis.charts.plots import METRICS, SUMMARY_CHART, chart_footer, chart_name, draw_run_charts
 from bench.analysis.frames import Run, RunError, aggregate, flagged_rows, load_run, ordered
-from bench.analysis.report import answers, browser, capacity, context, earlier, precision, run_paths, servers, sweep
+from bench.analysis.report import (
+    answers,
+    browser,
+    capacity,
+    context,
+    earlier,
+    openloop,
+    precision,
+    run_paths,
+    servers,
+    sweep,
+)
 from bench.analysis.stacks import BASELINE, endpoint_sort_key, endpoint_title
 from bench.schema import ERROR_KEYS, EXCLUDING_FLAGS, MIN_COMPLETIONS_PER_CONNECTION, STEADY_TOLERANCE, Flag
 
@@ -49,6 +60,7 @@ def build_report(run_dir: Path) -> ReportPaths:
         run_paths.own_output(charts_dir, chart.name)
     draw_run_charts(run.only_variant(run.variants[0]), charts_dir)
     sweep.draw(run, charts_dir / sweep.CHART, chart_footer(run))
+    openloop.draw_all(run, charts_dir, chart_footer(run))
     alike = earlier.like_this(run.only_variant(run.variants[0]))
     text = render_markdown(run, alike)
     md_path, html_path = run_paths.own_output(run.path, "report.md"), run_paths.own_output(run.path, "report.html")
@@ -76,9 +88,10 @@ def render_markdown(whole: Run, alike: list[Run] | None = None) -> str:
     pooled = earlier.pool(run, earlier.like_this(run) if alike is None else alike)
     parts = [
         context.title(whole),
-        answers.section(run, levels, capacity.async_answer(whole), pooled),
+        answers.section(run, levels, capacity.async_answer(whole), pooled, openloop.answer_lines(whole)),
         *([along, f"*The sections below read {whole.variants[0] or 'the direct connection'} alone; "
                   "every flagged row of the run is listed under Flagged rows.*"] if along else []),
+        openloop.section(whole),
         earlier.section(pooled),
         _verdicts(run, levels),
         servers.section(run, levels),
