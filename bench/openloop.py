@@ -6,10 +6,11 @@
 wrk and ab are closed loops: a connection sends its next request only when the last one
 returned, so a stalled server is sent less and the requests that would have arrived
 meanwhile are never timed (coordinated omission). Here arrivals are a Poisson process of
-the given rate (seeded), fixed before the run; each request is timed from the moment it
-was *meant* to be sent, so queueing anywhere (in the server, in its accept backlog, or
-waiting here for a free connection) counts in its latency. docs/openloop.md says why the
-lab carries its own generator (no installable tool here is open-loop) and what it checks.
+the given rate (seeded, its count fixed: see `arrivals`), fixed before the run; each
+request is timed from the moment it was *meant* to be sent, so queueing anywhere (in the
+server, in its accept backlog, or waiting here for a free connection) counts in its
+latency. docs/openloop.md says why the lab carries its own generator (no installable tool
+here is open-loop) and what it checks.
 
 Requests go over keep-alive HTTP/1.1 connections, opened as needed up to --connections;
 a request due while every connection is busy waits here for one, and is counted as such.
@@ -19,8 +20,9 @@ the drain limit; one still unanswered is `incomplete`.
 
 It prints one JSON object (bench/parse_openloop.py reads it): the arrivals scheduled and
 their realised rate, responses received inside the window (the achieved rate), latency
-percentiles from the intended send times, and its own error: how late each request left
-after its intended time with a connection free (`lateness_ms`). Exit 0 with a report, 2 for
+percentiles from the intended send times (and the mean of each half of the window, which
+shows a queue growing or draining), and its own error: how late each request left after
+its intended time with a connection free (`lateness_ms`). Exit 0 with a report, 2 for
 bad options, 1 when no connection to the server could be made.
 """
 
@@ -76,14 +78,16 @@ def summary(values: list[float]) -> dict[str, float | None]:
     return {k: (round(v, 4) if v is not None else None) for k, v in out.items()}
 
 
-def arrivals(rate: float, seconds: float, seed: int) -> list[float]:
-    """Poisson arrival times in [0, seconds), seeded."""
-    rng, t, times = random.Random(seed), 0.0, []
-    while True:
-        t += rng.expovariate(rate)
-        if t >= seconds:
-            return times
-        times.append(t)
+def arrivals(rate: float, warmup: float, duration: float, seed: int) -> list[float]:
+    """Arrival times, seeded: round(rate x seconds) of them in the warm-up and in the window,
+    each at an independent uniform time. That is a Poisson process given its count (the
+    bursts and gaps of users arriving independently), with the count fixed, so the window
+    is offered exactly the rate asked: a free Poisson count would scatter by its square
+    root, 30 % below the target for a slow endpoint's 50 arrivals."""
+    rng = random.Random(seed)
+    warm = sorted(warmup * rng.random() for _ in range(round(rate * warmup)))
+    window = sorted(warmup + duration * rng.random() for _ in range(round(rate * duration)))
+    return warm + window
 
 
 class Request:
@@ -294,7 +298,7 @@ class Generator:
     # --- the run ------------------------------------------------------------------------
     async def run(self) -> dict:
         options = self.options
-        schedule = arrivals(options.rate, options.warmup + options.duration, options.seed)
+        schedule = arrivals(options.rate, options.warmup, options.duration, options.seed)
         watcher = asyncio.get_running_loop().create_task(self._watch_timeouts())
         start = time.monotonic() + 0.05
         self.window = (start + options.warmup, start + options.warmup + options.duration)
@@ -328,6 +332,9 @@ class Generator:
         latency = [(r.done - min(r.due, r.sent)) * 1000 for r in answered]
         service = [(r.done - r.sent) * 1000 for r in answered]
         scheduled = sum(1 for t in schedule if t >= options.warmup)
+        middle = self.window[0] + options.duration / 2
+        halves = [[(r.done - min(r.due, r.sent)) * 1000 for r in answered if (r.due < middle) == first]
+                  for first in (True, False)]
         return {
             "tool": "openloop", "version": identity(), "url": options.url, "method": options.method,
             "arrivals": "poisson", "seed": options.seed, "target_rps": options.rate,
@@ -340,6 +347,8 @@ class Generator:
             "errors": self.errors, "bytes": self.bytes,
             "latency_ms": summary(latency), "service_ms": summary(service),
             "lateness_ms": summary([x * 1000 for x in self.lateness]),
+            # mean latency of the window's first and second half of arrivals: a queue growing or draining shows
+            "halves_mean_ms": [round(sum(h) / len(h), 4) if h else None for h in halves],
             "waited_for_connection": self.waited, "connections_opened": self.opened, "connections_peak": self.peak,
             "connect_error": None if self.ever_connected else self.connect_error,
         }

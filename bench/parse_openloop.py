@@ -49,7 +49,8 @@ def parse_openloop(stdout: str, stderr: str = "") -> ToolResult:
             "lateness_max_ms": lateness["max"], "service_p50_ms": service["p50"], "service_p99_ms": service["p99"],
             "waited_for_connection": report["waited_for_connection"],
             "connections_peak": report["connections_peak"], "connections_limit": report["connections_limit"],
-            "seed": report["seed"], "warmup_answered": report["warmup"]["answered"]}
+            "seed": report["seed"], "warmup_answered": report["warmup"]["answered"],
+            "first_half_mean_ms": report["halves_mean_ms"][0], "second_half_mean_ms": report["halves_mean_ms"][1]}
     assert set(rate) == set(RATE_TOOL_KEYS)
     return ToolResult(
         requests=answered,

@@ -97,7 +97,8 @@ class ToolPlan:
 
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (
-    Profile("smoke", {ANY_ENDPOINT: (2,)}, 1, 3, 1, 1, "tests: seconds per stack",
+    Profile("smoke", {ANY_ENDPOINT: (2,)}, 1, 3, 1, 1, "tests: seconds per stack; ab beside wrk on /ping/ and "
+            "POST /sync/io/, as in quick", ab_endpoints=("ping", "sync-io"),
             summary="for the tests: one short level, one round"),
     Profile("quick", {"ping": (16,), "sync": (2,), "async": (2,), ANY_ENDPOINT: (4,)}, 2, 12, 4, 1,
             "make bench: every stack and endpoint at one saturating level in interleaved wrk rounds (22 on "

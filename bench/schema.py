@@ -39,7 +39,9 @@ class Flag(StrEnum):
     DB_HISTORY_GROWTH = "db_history_growth"  # InnoDB history list grew over the level
     # The level did not measure a steady state; counted nowhere (EXCLUDING_FLAGS).
     TOO_SHORT = "too_short"  # fewer than MIN_COMPLETIONS_PER_CONNECTION x concurrency requests completed
-    NOT_STEADY = "not_steady"  # counted RPS and Little's law (concurrency / mean latency) differ > 10 %
+    # Closed loop: counted RPS and Little's law (concurrency / mean latency) differ > 10 %. Open loop: the mean
+    # latency of one half of the window is over RATE_DRIFT times the other's and RATE_DRIFT_MS above it.
+    NOT_STEADY = "not_steady"
     NOT_DRAINED = "not_drained"  # a server still had work in flight when the level started
     NOISY = "noisy"  # processes not the lab's, or the hypervisor (steal), took CPU during the level
     RELAY_BOUND = "relay_bound"  # the latency relay sent chunks later than its delay allows: it set the pace
@@ -59,6 +61,7 @@ MIN_COMPLETIONS_PER_CONNECTION = 3  # a level that completed fewer requests than
 STEADY_TOLERANCE = 0.10  # |counted RPS / (concurrency / mean latency) - 1| above this: not steady
 RATE_TOLERANCE = 0.05  # an open-loop level fell behind its arrivals by at most 5 % (see Flag.SATURATED)
 CLIENT_LATE_MS = 2.0  # see Flag.CLIENT_LATE
+RATE_DRIFT, RATE_DRIFT_MS = 1.5, 5.0  # see Flag.NOT_STEADY
 MIN_RATE_REQUESTS = 100  # an open-loop level answered at least this many measured requests, else too_short
 
 
@@ -159,12 +162,14 @@ RELAY_KEYS = ("delay_ms", "chunks", "lag_excess_mean_ms", "lag_excess_max_ms", "
 # An open-loop level (tool openloop; its `concurrency` is the generator's connection limit):
 # the rate asked, the arrivals' realised rate, the responses received inside the window per
 # second (achieved), the generator's own send lateness (its error), the service time from the
-# actual send, requests that waited for a free connection, and the warm-up's answered requests;
+# actual send, requests that waited for a free connection, the warm-up's answered requests, and
+# the mean latency of the window's first and second half of arrivals (a queue growing or draining);
 # then from the run's plan: the fraction of the unit's closed-loop capacity it was asked for
 # (null: an explicit rate) and that capacity.
 RATE_TOOL_KEYS = ("target_rps", "scheduled_rps", "achieved_rps", "scheduled", "sent", "lateness_p50_ms",
                   "lateness_p99_ms", "lateness_max_ms", "service_p50_ms", "service_p99_ms", "waited_for_connection",
-                  "connections_peak", "connections_limit", "seed", "warmup_answered")
+                  "connections_peak", "connections_limit", "seed", "warmup_answered", "first_half_mean_ms",
+                  "second_half_mean_ms")
 RATE_KEYS = (*RATE_TOOL_KEYS, "fraction", "capacity_rps")
 
 RUN_STATUSES = ("running", "complete", "interrupted", "failed")

@@ -4,6 +4,7 @@ with a report and charts covering every stack, endpoint and tool."""
 import json
 import subprocess
 
+from bench.profiles import PROFILES
 from bench.schema import Endpoint, Tool
 from lab.config import ROOT
 from lab.stacks import DEFAULT_STACKS
@@ -24,4 +25,17 @@ def test_make_bench_smoke_writes_report_and_charts(database, tmp_path):
     assert {s: info["status"] for s, info in run["stacks"].items()} == {s: "measured" for s in DEFAULT_STACKS}
     rows = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
     covered = {(r["stack"], r["endpoint"], r["tool"]) for r in rows}
-    assert covered == {(s, e.value, t.value) for s in DEFAULT_STACKS for e in Endpoint for t in Tool}
+    with_ab = PROFILES["smoke"].ab_endpoints  # ab cross-checks wrk there, as in quick
+    assert covered == {(s, e.value, Tool.WRK.value) for s in DEFAULT_STACKS for e in Endpoint} | {
+        (s, e, Tool.AB.value) for s in DEFAULT_STACKS for e in with_ab}
+
+
+def test_make_bench_profile_openloop_measures_with_wrk_and_the_open_loop_generator():
+    """The Makefile hands the openloop profile the generator (the driver adds wrk before it:
+    tests/bench/test_openloop_run.py runs it); every other profile gets wrk and ab."""
+    for profile, tools in (("openloop", "--tool openloop"), ("quick", "--tool wrk --tool ab")):
+        result = subprocess.run(["make", "-n", "bench", f"PROFILE={profile}"], cwd=ROOT, capture_output=True,
+                                text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        (line,) = [line for line in result.stdout.splitlines() if "-m bench run" in line]
+        assert f"-m bench run {tools} --profile {profile} --out results --report" in line

@@ -45,6 +45,10 @@ COVERED: dict[str, str] = {
     r"bench/run_wrk\.sh --app ~/notes\.toml --report": "tests/test_readme_commands.py::"
                                                        "test_your_own_app_as_the_readme_shows",
     r"bench/run_ab\.sh --app": "tests/bench/test_app_run.py::test_ab_posts_the_requests_body_with_its_content_type",
+    r"make bench PROFILE=openloop": ("tests/test_make_bench.py::"
+                                     "test_make_bench_profile_openloop_measures_with_wrk_and_the_open_loop_generator"),
+    r'bench/run_openloop\.sh( --rates "[^"]+")?( --slo-ms \d+)?( --endpoints \S+)?( --report)?':
+        "tests/bench/test_openloop_run.py::test_the_run_measures_capacity_with_wrk_then_rates_with_the_generator",
 }
 
 

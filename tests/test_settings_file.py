@@ -37,12 +37,12 @@ def test_serve_list_prints_the_registry():
     assert [line.split()[0] for line in result.stdout.splitlines()] == list(STACKS)
 
 
-@pytest.mark.parametrize("tool", ["wrk", "ab"])
+@pytest.mark.parametrize("tool", ["wrk", "ab", "openloop"])
 def test_the_bench_scripts_help_is_the_drivers_own(tool):
     result = subprocess.run([f"bench/run_{tool}.sh", "-h"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"usage: bench/run_{tool}.sh")
-    for option in ("--vary", "--round-budget", "--resume", "--url", "--profile", "--report"):
+    for option in ("--vary", "--round-budget", "--resume", "--url", "--profile", "--report", "--rates", "--slo-ms"):
         assert option in result.stdout
     for name in PROFILES:
         assert name in result.stdout

@@ -17,6 +17,8 @@ from bench.schema import (
     CLIENT_LATE_MS,
     EXCLUDING_FLAGS,
     MIN_COMPLETIONS_PER_CONNECTION,
+    RATE_DRIFT,
+    RATE_DRIFT_MS,
     RATE_TOLERANCE,
     STEADY_TOLERANCE,
     Flag,
@@ -47,7 +49,9 @@ def rules(run: Run) -> dict[str, str]:
         Flag.TOO_SHORT: f"fewer than {MIN_COMPLETIONS_PER_CONNECTION} × concurrency requests completed, so "
                         "some connections barely finished a request",
         Flag.NOT_STEADY: f"|RPS / (concurrency / mean latency) − 1| > {STEADY_TOLERANCE:.0%}: the counted rate "
-                         "and Little's law disagree, so the window did not see a steady state",
+                         "and Little's law disagree, so the window did not see a steady state (open loop: the "
+                         f"mean latency of one half of the window over {RATE_DRIFT:g}x the other's and "
+                         f"{RATE_DRIFT_MS:g} ms above it, a queue growing or draining)",
         Flag.NOT_DRAINED: "a lab server still had work in flight when the level started",
         Flag.NOISY: noise_rule(run),
         Flag.RELAY_BOUND: "the latency relay sent the app's chunks later than its delay on average, by more than "

@@ -347,6 +347,8 @@ def _measure(prog: str, args: argparse.Namespace, settings, plan: Plan, run: dic
               f"{profile.duration_s}-{profile.max_window_s} s, levels "
               f"{ {k: list(v) for k, v in profile.levels.items()} }"
               + "".join(f" | {k} {' '.join(v)}" for k, v in plan.vary.items())
+              + (f" | then the open loop at {' '.join(plan.rates)} in {profile.rate_repeats} rounds (planned from the "
+                 f"capacities wrk measures; p99 target {plan.slo_ms:g} ms)" if plan.rates else "")
               + (f" | rounds start within {profile.round_budget_s} s of the first" if profile.round_budget_s else ""),
               flush=True)
         if app:

@@ -13,12 +13,12 @@ from bench.driver.drain import wait_drained
 from bench.driver.fleet import Fleet
 from bench.driver.noise import Noise, NoiseSample
 from bench.driver.rates import (
-    RATE_WARMUP_S,
     TARGET_RATE_REQUESTS,
     level_seed,
     min_requests,
     rate_flags,
     rate_record,
+    rate_warmup,
     rate_window,
 )
 from bench.driver.relay_process import RelayProcess, level_reading, relay_bound
@@ -154,7 +154,7 @@ def _run_window(context: LevelContext, server, round_: Round, sent: Sent, window
     relay = context.relay if latency_ms > 0 else None
     relay_before, relay_cpu = (relay.counters([latency_ms])[latency_ms], relay.cpu_s()) if relay else (None, 0.0)
     started, clock = now(), time.monotonic()
-    rate = ({"rate": round_.rate, "warmup_s": RATE_WARMUP_S,
+    rate = ({"rate": round_.rate, "warmup_s": rate_warmup(context.duration_s),
              "seed": level_seed(context.seed, str(round_.endpoint), round_.rate, round_.repeat)}
             if round_.rate is not None else {})
     outcome = run_tool(round_.tool, server.url, sent, round_.concurrency, window.planned_s, settings, raw_path,
@@ -192,7 +192,7 @@ def measure_level(context: LevelContext, unit: str, round_: Round, rps_estimate:
                        max(WARMUP_FLOOR_S, context.max_window_s), sent.headers)
         window = plan_window(context.duration_s, context.max_window_s, round_.concurrency, rps_estimate or warm.rps)
     else:  # the generator warms up at the level's own rate, in the same run (its first RATE_WARMUP_S of arrivals)
-        warm = WarmupResult(RATE_WARMUP_S, None, None, None)  # its counts stay in the raw output
+        warm = WarmupResult(rate_warmup(context.duration_s), None, None, None)  # its counts: the raw output
         planned = rate_window(context.duration_s, context.max_window_s, round_.rate)
         window = Window(planned, round_.rate, min_requests(round_.rate, planned),
                         planned < math.ceil(TARGET_RATE_REQUESTS / round_.rate))

@@ -11,9 +11,9 @@ each grid rate up to its own highest fraction (with the merge's margin): a rate 
 its capacity would only say again that it saturated. Each grid rate is one round per
 repeat, its stacks in a fresh random order, all sent the same seeded arrival times.
 
-What counts at a rate (rate_flags): the server kept up with the arrivals and the
-generator sent on time; plus, as for every level, enough answered requests, drained
-before, and the noise guard held.
+What counts at a rate (rate_flags): the server kept up with the arrivals, its latency
+held steady through the window, and the generator sent on time; plus, as for every
+level, enough answered requests, drained before, and the noise guard held.
 """
 
 from __future__ import annotations
@@ -30,11 +30,14 @@ from bench.schema import (
     CLIENT_LATE_MS,
     EXCLUDING_FLAGS,
     MIN_RATE_REQUESTS,
+    RATE_DRIFT,
+    RATE_DRIFT_MS,
     RATE_TOLERANCE,
     RATE_TOOL_KEYS,
     Flag,
     Tool,
 )
+from lab.errors import UsageError
 
 MERGE_SHARE = 0.10
 TARGET_RATE_REQUESTS = 1000  # a rate level's window asks for this many arrivals (p99 from its 10 slowest)
@@ -43,7 +46,7 @@ RATES_HELP = ('requests per second, e.g. "50 100 200", or fractions of each stac
               'e.g. "0.3x 0.6x 0.9x 1.2x"')
 
 
-class RatesError(ValueError):
+class RatesError(UsageError, ValueError):
     """A --rates value that is not a rate; the message is one line."""
 
 
@@ -101,7 +104,7 @@ def grid(specs: tuple[RateSpec, ...], capacity: dict[str, float]) -> list[tuple[
     rate}) ascending. `capacity`: unit -> capacity (a unit without one gets explicit rates only)."""
     explicit = [s.value for s in specs if not s.relative]
     fractions = [s.value for s in specs if s.relative]
-    wanted = sorted({*explicit, *(f * c for c in capacity.values() for f in fractions)})
+    wanted = sorted({*explicit, *(f * c for c in capacity.values() if c for f in fractions)})
     kept: list[float] = []
     for rate in wanted:
         if rate in explicit or not kept or rate > kept[-1] * (1 + MERGE_SHARE):
@@ -127,6 +130,11 @@ def level_seed(seed: int, endpoint: str, rate: float, repeat: int) -> int:
 def rate_window(duration_s: int, max_window_s: int, rate: float) -> int:
     """Seconds to measure: enough for TARGET_RATE_REQUESTS arrivals, within the profile's floor and cap."""
     return min(max(duration_s, math.ceil(TARGET_RATE_REQUESTS / rate)), max(duration_s, max_window_s))
+
+
+def rate_warmup(duration_s: int) -> float:
+    """Seconds of arrivals sent and discarded before the window: RATE_WARMUP_S, no longer than the window's floor."""
+    return float(min(RATE_WARMUP_S, duration_s))
 
 
 def min_requests(rate: float, window_s: int) -> int:
@@ -172,7 +180,8 @@ def rate_record(round_: Round, unit: str, tool_rate: dict | None) -> dict:
 def rate_flags(rate: dict, latency_ms: dict) -> list[str]:
     """What counts at a rate: `saturated` when the server answered fewer of the window's arrivals
     inside the window than a server keeping up would (keeping_up); `client_late` when the
-    generator's p99 send lateness passed CLIENT_LATE_MS and a tenth of the p99 latency it adds to."""
+    generator's p99 send lateness passed CLIENT_LATE_MS and a tenth of the p99 latency it adds to;
+    `not_steady` when the latency moved between the window's halves (drifted)."""
     flags = []
     if not keeping_up(rate.get("scheduled"), rate.get("achieved_rps"), rate.get("scheduled_rps"),
                       latency_ms.get("mean")):
@@ -180,17 +189,29 @@ def rate_flags(rate: dict, latency_ms: dict) -> list[str]:
     late, p99 = rate.get("lateness_p99_ms"), latency_ms.get("p99")
     if late is not None and late > CLIENT_LATE_MS and (p99 is None or late > 0.1 * p99):
         flags.append(str(Flag.CLIENT_LATE))
+    if drifted(rate.get("first_half_mean_ms"), rate.get("second_half_mean_ms")):
+        flags.append(str(Flag.NOT_STEADY))
     return flags
+
+
+def drifted(first_ms: float | None, second_ms: float | None) -> bool:
+    """Whether the window's latency moved between its halves: a queue that grew (the server
+    falling behind) or drained (one left by the warm-up). Then the window saw no steady state:
+    one half's mean over RATE_DRIFT times the other's, and RATE_DRIFT_MS above it."""
+    if not first_ms or not second_ms:
+        return False
+    low, high = sorted((first_ms, second_ms))
+    return high > RATE_DRIFT * low and high - low > RATE_DRIFT_MS
 
 
 def keeping_up(scheduled: int | None, achieved_rps: float | None, scheduled_rps: float | None,
                mean_ms: float | None) -> bool:
-    """Whether a server answered the window's arrivals as they came. Measured against the arrivals'
-    realised count (not the target: a Poisson count scatters by its square root), a server that
-    keeps up answers inside the window as many as arrived, give or take the requests in flight at
-    its two ends, each about rate x mean latency (Little's law) with a Poisson-like scatter; one
-    that cannot falls behind by (rate - capacity) x window. Saturated: behind by more than
-    RATE_TOLERANCE of the arrivals and more than 3 standard deviations of that scatter."""
+    """Whether a server answered the window's arrivals as they came (the generator fixes their
+    count at rate x window, bench/openloop.py `arrivals`). A server that keeps up answers inside
+    the window as many as arrived, give or take the requests in flight at its two ends, each
+    about rate x mean latency (Little's law) with a Poisson-like scatter; one that cannot falls
+    behind by (rate - capacity) x window. Saturated: behind by more than RATE_TOLERANCE of the
+    arrivals and more than 3 standard deviations of that scatter."""
     if not scheduled or achieved_rps is None or not scheduled_rps:
         return True  # nothing to judge: a failed level is flagged failed
     window_s = scheduled / scheduled_rps

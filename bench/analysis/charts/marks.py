@@ -35,7 +35,7 @@ MARKS: dict[str, Mark] = {
     Flag.DB_OPEN_TRANSACTIONS: Mark("P", 165, "transactions left open"),
     Flag.DB_HISTORY_GROWTH: Mark("h", 190, "InnoDB history grew"),
     Flag.TOO_SHORT: Mark("v", 75, "too short (not counted)"),
-    Flag.NOT_STEADY: Mark("<", 100, "not steady by Little's law (not counted)"),
+    Flag.NOT_STEADY: Mark("<", 100, "not steady: Little's law, or an open loop's drift (not counted)"),
     Flag.NOT_DRAINED: Mark(">", 125, "server not drained (not counted)"),
     Flag.NOISY: Mark("p", 150, "noisy machine (not counted)"),
     Flag.RELAY_BOUND: Mark("d", 120, "the latency relay set the pace (not counted)"),
