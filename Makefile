@@ -17,7 +17,7 @@ help:
 	@echo "make bench RESUME=results/<run id>             finish an interrupted run (Ctrl-C or SIGTERM keep every finished level)"
 	@echo "make test                                      the whole test suite (real MariaDB, Granian, wrk, ab)"
 	@echo "make db                                        private MariaDB started, migrated and seeded"
-	@echo "make report [RUN=results/latest]               rebuild a run's charts and report from its files"
+	@echo "make report [RUN=results/latest] [SLO_MS=250]  rebuild a run's charts and report from its files"
 	@echo "make compare RUNS=\"results/A results/B\"        compare runs (ratios with 95 % intervals)"
 
 setup:
@@ -37,7 +37,7 @@ test: setup
 	@$(PYTHON) -m pytest
 
 report: setup
-	@$(PYTHON) -m bench report $(RUN)
+	@$(PYTHON) -m bench report $(RUN) $(if $(SLO_MS),--slo-ms $(SLO_MS))
 
 compare: setup
 	@test -n "$(RUNS)" || { echo 'make compare: RUNS is empty: give two or more run folders, e.g. RUNS="results/A results/B"' >&2; exit 2; }

@@ -129,7 +129,7 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
             "capacity, and the one-connection latency the open loop is checked against), then the lab's open-loop "
             "generator at 0.3, 0.6, 0.9 and 1.2 times each stack's capacity (every stack offered the others' rates "
             "below its own 1.2x too) in 3 interleaved rounds; a round not started 40 minutes after the first is "
-            "skipped and recorded", "about 35-40 min", endpoints=("ping", "sync-io"),
+            "skipped and recorded", "about 30 min", endpoints=("ping", "sync-io"),
             rates=("0.3x", "0.6x", "0.9x", "1.2x"), rate_repeats=3, round_budget_s=2400,
             summary="latency at a set arrival rate: p99 against offered load, the rate each sustains"),
     Profile("latency", {ANY_ENDPOINT: (16, 64)}, 3, 40, 5, 0,

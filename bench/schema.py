@@ -61,7 +61,7 @@ MIN_COMPLETIONS_PER_CONNECTION = 3  # a level that completed fewer requests than
 STEADY_TOLERANCE = 0.10  # |counted RPS / (concurrency / mean latency) - 1| above this: not steady
 RATE_TOLERANCE = 0.05  # an open-loop level fell behind its arrivals by at most 5 % (see Flag.SATURATED)
 CLIENT_LATE_MS = 2.0  # see Flag.CLIENT_LATE
-RATE_DRIFT, RATE_DRIFT_MS = 1.5, 5.0  # see Flag.NOT_STEADY
+RATE_DRIFT, RATE_DRIFT_MS = 2.0, 5.0  # see Flag.NOT_STEADY
 MIN_RATE_REQUESTS = 100  # an open-loop level answered at least this many measured requests, else too_short
 
 

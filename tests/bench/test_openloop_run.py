@@ -113,6 +113,11 @@ def test_the_report_answers_at_a_rate_and_draws_the_curves(finished):
     assert (run_dir / "charts" / "openloop-p99.png").stat().st_size > 10_000
     run = load_run(run_dir)  # the closed-loop figures read wrk's rows alone
     assert set(run.rows["tool"]) == {"wrk"} and set(run.rate_rows["tool"]) == {"openloop"}
+    assert "| p99 < 50.0 ms (req/s) |" in text  # the other targets, read from the same rows
+    again = subprocess.run(["make", "report", f"RUN={run_dir}", "SLO_MS=1000"], cwd=ROOT, capture_output=True,
+                           text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert "p99 under 1,000 ms (read at 1,000 ms; the run's own target was" in (run_dir / "report.md").read_text()
 
 
 def _bench(args: list[str], tmp_path: Path, *, hide_uvloop: bool = False) -> subprocess.CompletedProcess:

@@ -124,7 +124,7 @@ def test_a_failed_levels_rate_record_still_names_its_rate_and_share():
 def test_a_window_whose_latency_moved_between_its_halves_is_not_steady():
     assert drifted(300.0, 20.0) and drifted(20.0, 300.0)  # a warm-up's queue draining; a queue growing
     assert not drifted(0.7, 1.4)  # twice, but under a millisecond apart: a burst, no trend
-    assert not drifted(60.0, 80.0)  # within 1.5x
+    assert not drifted(60.0, 110.0)  # within twice: a slow endpoint's halves scatter that much by chance
     assert not drifted(None, 5.0)
     rate = {"scheduled": 100, "achieved_rps": 10, "scheduled_rps": 10, "lateness_p99_ms": 0.5,
             "first_half_mean_ms": 400.0, "second_half_mean_ms": 30.0}

@@ -4,12 +4,14 @@ figures of bench/analysis/open_loop.py. Nothing here when the run measured no ra
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter
 
 from bench.analysis import markdown, open_loop, stats
 from bench.analysis.frames import Run
@@ -40,17 +42,42 @@ def applies(run: Run) -> bool:
     return not run.rate_rows.empty
 
 
+READ_TARGETS_MS = (50.0, 100.0, 250.0, 500.0, 1000.0)  # the other p99 targets the section reads the run at
+
+
+def _number(value) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 def slo_ms(run: Run) -> float:
-    value = (run.info.get("plan") or {}).get("slo_ms")
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 100.0
+    """The p99 target the run is read at: `read_at`'s, else the run's own (plan.slo_ms), else the default's."""
+    plan = run.info.get("plan") or {}
+    return _number(plan.get("slo_ms_read")) or _number(plan.get("slo_ms")) or 250.0
+
+
+def read_at(run: Run, target_ms: float | None) -> Run:
+    """The run read at another p99 target: the target is a reading of the rows, not part of the
+    measurement, so any target can be read from the same run (`python -m bench report RUN --slo-ms MS`)."""
+    if target_ms is None:
+        return run
+    return replace(run, info={**run.info, "plan": {**(run.info.get("plan") or {}), "slo_ms_read": target_ms}})
+
+
+def _read_note(run: Run) -> str:
+    plan = run.info.get("plan") or {}
+    own, read = _number(plan.get("slo_ms")), _number(plan.get("slo_ms_read"))
+    if read is None or own is None or read == own:
+        return ""
+    return f" (read at {fmt_ms(read)} ms; the run's own target was {fmt_ms(own)} ms)"
 
 
 def _rate_text(found: open_loop.Sustained) -> str:
     if found.estimate.n == 0:
         return "none of the rates offered"
     value = fmt_rps(found.estimate.estimate)
-    interval = (f" [{fmt_rps(found.estimate.low)}–{fmt_rps(found.estimate.high)}]" if found.estimate.has_interval
-                else " [no interval]")
+    interval = (f" [{fmt_rps(found.estimate.low)}–{fmt_rps(found.estimate.high)}]"
+                if found.estimate.has_interval and found.estimate.n >= stats.MIN_ROUNDS
+                else f" [n={found.estimate.n}]")
     return f"{'at least ' if found.at_least else ''}{value} req/s{interval}"
 
 
@@ -76,8 +103,9 @@ def answer_line(run: Run) -> str | None:
                      f"**{fmt_interval(ratio)}** ({ratio.n} rounds, {ratio.kind}){censored}")
     if not parts:
         return f"**{QUESTION}** No verdict: Django ASGI and WSGI were not both measured at a rate."
-    return (f"**{QUESTION}** The rate each sustains with p99 under {fmt_ms(target)} ms (open loop, Poisson "
-            "arrivals): " + "; ".join(parts) + ". Latency at a set arrival rate, below, has the curves.")
+    return (f"**{QUESTION}** The rate each sustains with p99 under {fmt_ms(target)} ms{_read_note(run)} (open "
+            "loop, Poisson arrivals): " + "; ".join(parts) + ". Latency at a set arrival rate, below, has the "
+            "curves and other targets.")
 
 
 def _sustained_table(run: Run, found: dict) -> str:
@@ -96,10 +124,26 @@ def _sustained_table(run: Run, found: dict) -> str:
                            "highest offered", f"ratio to {BASELINE} [95 %]"), rows)
 
 
+def _targets_table(run: Run) -> str:
+    targets = sorted({*READ_TARGETS_MS, slo_ms(run)})
+    readings = {target: open_loop.sustainable(run.rate_rows, target) for target in targets}
+    rows = []
+    for stack, endpoint in sorted(readings[targets[0]], key=lambda k: (endpoint_sort_key(k[1]), stack_sort_key(k[0]))):
+        cells = []
+        for target in targets:
+            item = readings[target][(stack, endpoint)]
+            cells.append("none" if item.estimate.n == 0 else
+                         f"{'≥' if item.at_least else ''}{fmt_rps(item.estimate.estimate)}")
+        rows.append((endpoint_title(endpoint), stack_label(stack), *cells))
+    return markdown.table(("endpoint", "stack", *(f"p99 < {fmt_ms(t)} ms (req/s)" for t in targets)), rows)
+
+
 def _estimate_cell(estimate: stats.Estimate) -> str:
+    """The figure [95 %] from MIN_ROUNDS counted rounds up; from fewer, the figure and n (two
+    rounds give an interval, at one degree of freedom too wide to read)."""
     if estimate.n == 0:
         return "n/a"
-    if not estimate.has_interval:
+    if estimate.n < stats.MIN_ROUNDS or not estimate.has_interval:
         return f"{fmt_ms(estimate.estimate)} [n={estimate.n}]"
     return f"{fmt_ms(estimate.estimate)} [{fmt_ms(estimate.low)}–{fmt_ms(estimate.high)}]"
 
@@ -181,6 +225,11 @@ def _variant_section(run: Run, chart: str, level: str) -> str:
          "at or over the target); geometric mean over rounds [95 %]. The rates offered set the resolution; a "
          "stack that sustained every rate it was offered has a lower bound (*at least*)."),
         _sustained_table(run, found),
+        f"{level} The same at other p99 targets",
+        ("The sustainable rate's geometric mean over rounds at each target (*≥*: a lower bound, every rate offered "
+         "was sustained; *none*: not even the lowest rate). The target is a reading of the same rows: "
+         "`python -m bench report RUN --slo-ms MS` reads the whole section at another."),
+        _targets_table(run),
     ]
     for endpoint in _endpoints(run):
         parts += [f"{level} {endpoint_title(endpoint)}", _levels_table(levels, endpoint)]
@@ -206,14 +255,15 @@ def _variant_section(run: Run, chart: str, level: str) -> str:
 
 
 def draw(run: Run, path: Path, footer: str) -> Path | None:
-    """p99 (geometric mean, bar: 95 % interval) and p50 (thin) against offered load, a panel per
-    endpoint, log-log; a saturated level as an x at its measured p99 (the least it was); the target as a line."""
+    """p99 (geometric mean, bar: its 95 % interval where 3 or more rounds counted, else a hollow
+    point) and p50 (dotted) against offered load, a panel per endpoint, log-log; a saturated
+    level as an x at its measured p99 (the least it was); the target as a line."""
     if not applies(run):
         return None
     target = slo_ms(run)
     levels = open_loop.latency_levels(run.rate_rows)
     endpoints = _endpoints(run)
-    fig = Figure(figsize=(6.5 * len(endpoints) + 1, 6.5), dpi=100)
+    fig = Figure(figsize=(6.5 * len(endpoints) + 1, 7), dpi=100)
     fig.suptitle("Open loop: latency against offered load (Poisson arrivals)", fontsize=13, x=0.01, ha="left")
     fig.text(0.01, 0.01, footer, fontsize=8, color="dimgrey")
     axes = fig.subplots(1, len(endpoints), squeeze=False)[0]
@@ -226,10 +276,14 @@ def draw(run: Run, path: Path, footer: str) -> Path | None:
             ok = own[own["counted"] > 0]
             x = ok["rate"].to_numpy()
             p99 = np.array([e.estimate for e in ok["p99"]])
-            low = np.array([e.low if e.has_interval else e.estimate for e in ok["p99"]])
-            high = np.array([e.high if e.has_interval else e.estimate for e in ok["p99"]])
-            (line,) = ax.plot(x, p99, "-o", color=colour, label=stack_label(stack))
-            ax.errorbar(x, p99, yerr=[p99 - low, high - p99], fmt="none", ecolor=colour, capsize=3)
+            (line,) = ax.plot(x, p99, "-", color=colour, label=stack_label(stack))
+            sure = np.array([e.n >= stats.MIN_ROUNDS and e.has_interval for e in ok["p99"]], dtype=bool)
+            ax.plot(x[sure], p99[sure], "o", color=colour)
+            ax.plot(x[~sure], p99[~sure], "o", markerfacecolor="white", color=colour)  # too few rounds: no bar
+            low = np.array([e.low for e in ok["p99"][sure]])
+            high = np.array([e.high for e in ok["p99"][sure]])
+            ax.errorbar(x[sure], p99[sure], yerr=[p99[sure] - low, high - p99[sure]], fmt="none", ecolor=colour,
+                        capsize=3)
             ax.plot(x, [e.estimate for e in ok["p50"]], ":", color=colour, linewidth=1)
             handles.setdefault(stack_label(stack), line)
             gone = own[own["saturated"] > 0]
@@ -240,15 +294,23 @@ def draw(run: Run, path: Path, footer: str) -> Path | None:
         ax.axhline(target, color="black", linestyle="--", linewidth=1)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.xaxis.set_minor_formatter(FuncFormatter(lambda value, _: ""))
         ax.set_title(endpoint_title(endpoint))
         ax.set_xlabel("offered load (requests/s)")
         ax.set_ylabel("latency from intended send (ms)")
         ax.grid(True, which="both", alpha=0.3)
     extra = [Line2D([], [], color="black", linestyle="--", label=f"target: p99 {fmt_ms(target)} ms"),
              Line2D([], [], color="grey", linestyle=":", label="p50"),
+             Line2D([], [], color="grey", marker="o", linestyle="none",
+                    label=f"p99, 95 % interval ({stats.MIN_ROUNDS}+ rounds)"),
+             Line2D([], [], color="grey", marker="o", markerfacecolor="white", linestyle="none",
+                    label="p99 of fewer rounds (no interval)"),
              Line2D([], [], color="grey", marker="x", linestyle="none", label="saturated (did not take the rate)")]
-    fig.legend(handles=[*handles.values(), *extra], loc="upper right", fontsize=9)
-    fig.subplots_adjust(left=0.07, right=0.8 if len(endpoints) == 1 else 0.86, top=0.88, bottom=0.12, wspace=0.25)
+    fig.legend(handles=[*handles.values(), *extra], loc="lower center", bbox_to_anchor=(0.5, 0.04), ncol=4, fontsize=9,
+               frameon=False)
+    fig.subplots_adjust(left=0.07, right=0.98, top=0.9, bottom=0.24, wspace=0.22)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     return path

@@ -52,9 +52,10 @@ class ReportPaths:
     pooled_with: tuple[str, ...]  # the earlier runs like it that the report pools, by id
 
 
-def build_report(run_dir: Path) -> ReportPaths:
-    """Charts first (the report embeds them), then report.md, report.html and its screenshot."""
-    run = load_run(run_dir)
+def build_report(run_dir: Path, slo_ms: float | None = None) -> ReportPaths:
+    """Charts first (the report embeds them), then report.md, report.html and its screenshot.
+    `slo_ms`: read an open-loop run at this p99 target instead of its own (openloop.read_at)."""
+    run = openloop.read_at(load_run(run_dir), slo_ms)
     charts_dir = run_paths.own_output(run.path, "charts")
     for chart in charts_dir.glob("*.png") if charts_dir.is_dir() else ():  # the names the charts are written to
         run_paths.own_output(charts_dir, chart.name)
@@ -284,13 +285,25 @@ def _charts() -> str:
     return "\n".join(text)
 
 
+def _milliseconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.1 <= value <= 600000:
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed: milliseconds from 0.1 to 600000, e.g. 250")
+    return value
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench report",
                                      description="Rebuild charts, report.md and report.html of a run folder.")
     parser.add_argument("run_dir", type=Path, help="a results/<run-id> folder (run.json + results.jsonl)")
+    parser.add_argument("--slo-ms", type=_milliseconds, metavar="MS",
+                        help="an open-loop run: read the sustainable rate at this p99 target (default: the run's own)")
     args = parser.parse_args(argv)
     try:
-        paths = build_report(args.run_dir)
+        paths = build_report(args.run_dir, args.slo_ms)
     except RunError as exc:
         print(f"bench report: {exc}", file=sys.stderr)
         return 2
