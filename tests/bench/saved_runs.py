@@ -37,11 +37,15 @@ if not RUN_DIRS:
 EXCLUDING = {f.value for f in EXCLUDING_FLAGS}
 
 
-def read_rows(run_dir: Path) -> list[dict]:
+def read_rows(run_dir: Path, open_loop: bool = False) -> list[dict]:
+    """The closed-loop rows (wrk, ab), which every figure but the open loop's reads; with
+    `open_loop`, the open-loop generator's rows (a row with `rate`) instead."""
     rows = []
     for line in (run_dir / "results.jsonl").read_text().splitlines():
         with contextlib.suppress(ValueError):  # an interrupted run's cut-short last line
-            rows.append(json.loads(line))
+            row = json.loads(line)
+            if (row.get("rate") is not None) == open_loop:
+                rows.append(row)
     return rows
 
 

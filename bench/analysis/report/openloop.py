@@ -219,7 +219,7 @@ def _variant_section(run: Run, chart: str, level: str) -> str:
     found = open_loop.sustainable(run.rate_rows, target)
     rate_plan = run.info.get("rate_plan") or {}
     parts = [
-        f"![p99 against offered load]({chart})",
+        f"![p99 against offered load](charts/{chart})",
         f"{level} The rate each stack sustains with p99 under {fmt_ms(target)} ms",
         ("Per round, the highest offered rate below the first one not sustained (saturated, failed requests or p99 "
          "at or over the target); geometric mean over rounds [95 %]. The rates offered set the resolution; a "
