@@ -183,15 +183,36 @@ def rate_flags(rate: dict, latency_ms: dict) -> list[str]:
     generator's p99 send lateness passed CLIENT_LATE_MS and a tenth of the p99 latency it adds to;
     `not_steady` when the latency moved between the window's halves (drifted)."""
     flags = []
+    first, second = rate.get("first_half_mean_ms"), rate.get("second_half_mean_ms")
     if not keeping_up(rate.get("scheduled"), rate.get("achieved_rps"), rate.get("scheduled_rps"),
-                      latency_ms.get("mean")):
+                      latency_ms.get("mean"), growing=bool(first and second and second > first)):
         flags.append(str(Flag.SATURATED))
     late, p99 = rate.get("lateness_p99_ms"), latency_ms.get("p99")
     if late is not None and late > CLIENT_LATE_MS and (p99 is None or late > 0.1 * p99):
         flags.append(str(Flag.CLIENT_LATE))
-    if drifted(rate.get("first_half_mean_ms"), rate.get("second_half_mean_ms")):
+    if drifted(first, second):
         flags.append(str(Flag.NOT_STEADY))
     return flags
+
+
+def keeping_up(scheduled: int | None, achieved_rps: float | None, scheduled_rps: float | None,
+               mean_ms: float | None, growing: bool = False) -> bool:
+    """Whether a server answered the window's arrivals as they came (the generator fixes their
+    count at rate x window, bench/openloop.py `arrivals`). A server that keeps up answers inside
+    the window as many as arrived, give or take the requests in flight at its two ends, each
+    about rate x mean latency (Little's law) with a Poisson-like scatter; one that cannot falls
+    behind by (rate - capacity) x window, and its latency grows through the window. Saturated:
+    behind by more than RATE_TOLERANCE of the arrivals and either more than 3 standard
+    deviations of that scatter, or with the latency `growing` (the second half's mean above
+    the first's): then the shortfall is the queue building, not the scatter."""
+    if not scheduled or achieved_rps is None or not scheduled_rps:
+        return True  # nothing to judge: a failed level is flagged failed
+    window_s = scheduled / scheduled_rps
+    behind = scheduled - achieved_rps * window_s
+    if behind <= RATE_TOLERANCE * scheduled:
+        return True
+    in_flight = scheduled_rps * (mean_ms or 0.0) / 1000
+    return not growing and behind <= 3 * math.sqrt(2 * in_flight + 1)
 
 
 def drifted(first_ms: float | None, second_ms: float | None) -> bool:
@@ -203,18 +224,3 @@ def drifted(first_ms: float | None, second_ms: float | None) -> bool:
     low, high = sorted((first_ms, second_ms))
     return high > RATE_DRIFT * low and high - low > RATE_DRIFT_MS
 
-
-def keeping_up(scheduled: int | None, achieved_rps: float | None, scheduled_rps: float | None,
-               mean_ms: float | None) -> bool:
-    """Whether a server answered the window's arrivals as they came (the generator fixes their
-    count at rate x window, bench/openloop.py `arrivals`). A server that keeps up answers inside
-    the window as many as arrived, give or take the requests in flight at its two ends, each
-    about rate x mean latency (Little's law) with a Poisson-like scatter; one that cannot falls
-    behind by (rate - capacity) x window. Saturated: behind by more than RATE_TOLERANCE of the
-    arrivals and more than 3 standard deviations of that scatter."""
-    if not scheduled or achieved_rps is None or not scheduled_rps:
-        return True  # nothing to judge: a failed level is flagged failed
-    window_s = scheduled / scheduled_rps
-    behind = scheduled - achieved_rps * window_s
-    in_flight = scheduled_rps * (mean_ms or 0.0) / 1000
-    return behind <= max(RATE_TOLERANCE * scheduled, 3 * math.sqrt(2 * in_flight + 1))
