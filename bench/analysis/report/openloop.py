@@ -21,6 +21,8 @@ from bench.schema import CLIENT_LATE_MS, RATE_TOLERANCE, Flag
 from lab.stacks import DJANGO_ASGI, DJANGO_WSGI
 
 CHART = "openloop-p99.png"
+READ_TARGETS_MS = (50.0, 100.0, 250.0, 500.0, 1000.0)  # the other p99 targets the section reads the run at
+DEFAULT_SLO_MS = 250.0  # OPENLOOP_SLO_MS's default (lab/config.py), for a run that recorded none
 INTRODUCTION = (
     "Requests arrive as a Poisson process at each offered rate, whatever the server does, and each is timed "
     "from when it was meant to be sent (the lab's generator, bench/openloop.py; docs/openloop.md), so a "
@@ -42,9 +44,6 @@ def applies(run: Run) -> bool:
     return not run.rate_rows.empty
 
 
-READ_TARGETS_MS = (50.0, 100.0, 250.0, 500.0, 1000.0)  # the other p99 targets the section reads the run at
-
-
 def _number(value) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
@@ -52,7 +51,7 @@ def _number(value) -> float | None:
 def slo_ms(run: Run) -> float:
     """The p99 target the run is read at: `read_at`'s, else the run's own (plan.slo_ms), else the default's."""
     plan = run.info.get("plan") or {}
-    return _number(plan.get("slo_ms_read")) or _number(plan.get("slo_ms")) or 250.0
+    return _number(plan.get("slo_ms_read")) or _number(plan.get("slo_ms")) or DEFAULT_SLO_MS
 
 
 def read_at(run: Run, target_ms: float | None) -> Run:
