@@ -21,9 +21,9 @@ the drain limit; one still unanswered is `incomplete`.
 It prints one JSON object (bench/parse_openloop.py reads it): the arrivals scheduled and
 their realised rate, responses received inside the window (the achieved rate), latency
 percentiles from the intended send times (and the mean of each half of the window, which
-shows a queue growing or draining), and its own error: how late each request left after
-its intended time with a connection free (`lateness_ms`). Exit 0 with a report, 2 for
-bad options, 1 when no connection to the server could be made.
+shows a queue growing or draining), and its own error: how late it dispatched each
+request after its intended time (`lateness_ms`; waiting for a connection is counted
+apart). Exit 0 with a report, 2 for bad options, 1 when no connection could be made.
 """
 
 from __future__ import annotations
@@ -220,7 +220,12 @@ class Generator:
         self.connect_error: str | None = None
 
     # --- sending ------------------------------------------------------------------------
-    def dispatch(self, request: Request) -> None:
+    def dispatch(self, request: Request, fresh: bool = True) -> None:
+        """Send a request on an idle connection, else on a new one, else queue it for the next
+        free one. `fresh`: it is being sent at its due time (not from the queue), so how late
+        that is, is the generator's own error (a new connection's set-up is the server's)."""
+        if fresh:
+            self.lateness.append(time.monotonic() - request.due)
         while self.idle:
             connection = self.idle.pop()
             if not connection.closed:
@@ -229,14 +234,14 @@ class Generator:
             self.open += 1
             self.peak = max(self.peak, self.open)
             asyncio.get_running_loop().create_task(self._connect(request))
-        else:
+        elif fresh:
             request.waited = True
             self.waited += request.measured
             self.waiting.append(request)
+        else:  # back from the queue with nothing free after all: first in line again
+            self.waiting.appendleft(request)
 
     def _send(self, connection: Connection, request: Request) -> None:
-        if not request.waited:
-            self.lateness.append(time.monotonic() - request.due)
         self.in_flight.add(connection)
         connection.send(request)
 
@@ -256,7 +261,7 @@ class Generator:
 
     def _next_waiting(self) -> None:
         if self.waiting and (self.idle or self.open < self.options.connections):
-            self.dispatch(self.waiting.popleft())
+            self.dispatch(self.waiting.popleft(), fresh=False)
 
     # --- receiving ----------------------------------------------------------------------
     def answered(self, connection: Connection, request: Request, keep: bool) -> None:
