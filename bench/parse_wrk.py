@@ -13,13 +13,9 @@ from __future__ import annotations
 import json
 
 from bench.schema import LATENCY_KEYS
-from bench.tool_result import ParseError, ToolResult
+from bench.tool_result import ParseError, ToolResult, first_line
 
 SUMMARY_MARKER = "WRK_SUMMARY_JSON "
-
-
-def _first_line(text: str) -> str | None:
-    return next((line.strip() for line in text.splitlines() if line.strip()), None)
 
 
 def _samples_add_up(latency_us: dict, requests: int, timeouts: int) -> bool:
@@ -35,7 +31,7 @@ def parse_wrk(stdout: str, stderr: str = "") -> ToolResult:
     since wrk reports connect and script errors there) when there is no summary line."""
     lines = [line for line in stdout.splitlines() if line.startswith(SUMMARY_MARKER)]
     if not lines:
-        said = _first_line(stderr) or _first_line(stdout) or "no output"
+        said = first_line(stderr) or first_line(stdout) or "no output"
         raise ParseError(f"wrk printed no summary: {said}")
     summary = json.loads(lines[-1][len(SUMMARY_MARKER):])
 

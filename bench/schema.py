@@ -250,6 +250,33 @@ def validate_row(row: dict, endpoints: tuple[str, ...] | list[str] | None = None
     return problems
 
 
+SLO_MS_LIMITS = (0.1, 600000.0)  # an open-loop p99 target (plan.slo_ms), as --slo-ms and bench report take it
+
+
+def parse_slo_ms(text: str) -> float:
+    """A p99 target in milliseconds; ValueError saying what is allowed."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    low, high = SLO_MS_LIMITS
+    if not low <= value <= high:  # NaN fails too
+        raise ValueError(f"milliseconds from {low:g} to {high:g}, e.g. 250")
+    return value
+
+
+def exclusions(status: Any, valid: Any, flags: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Why a row is counted nowhere: its excluding flags, plus failed/invalid when the status
+    says so even if the flag is missing; empty for a counted row (the analysis's figures and
+    the driver's capacities for the open loop both count by this)."""
+    found = {f for f in flags if f in EXCLUDING_FLAGS}
+    if status != "ok":
+        found.add(Flag.FAILED.value)
+    elif not valid:
+        found.add(Flag.INVALID.value)
+    return tuple(f.value for f in Flag if f.value in found)
+
+
 def validate_run(run: dict) -> list[str]:
     """Problems with a run.json; empty when it follows the contract."""
     problems = _check_fields(run, RUN_FIELDS, "run")

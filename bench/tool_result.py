@@ -34,3 +34,8 @@ class ToolResult:
     measured_mean_ms: float | None = None
     # An open-loop run's rate figures (schema.RATE_TOOL_KEYS); None for a closed loop.
     rate: dict | None = None
+
+
+def first_line(text: str) -> str | None:
+    """A tool's first non-empty output line: what a ParseError quotes when there is no report."""
+    return next((line.strip() for line in text.splitlines() if line.strip()), None)

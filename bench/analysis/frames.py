@@ -27,7 +27,6 @@ from bench.schema import (
     DB_KEYS,
     DRAIN_KEYS,
     ERROR_KEYS,
-    EXCLUDING_FLAGS,
     LATENCY_KEYS,
     NOISE_KEYS,
     OPTIONAL_ROW_FIELDS,
@@ -39,8 +38,8 @@ from bench.schema import (
     STEADY_KEYS,
     WARMUP_KEYS,
     WINDOW_KEYS,
-    Flag,
     Tool,
+    exclusions,
     validate_row,
     validate_run,
 )
@@ -249,17 +248,6 @@ def _not_json(number: int, torn: bool) -> str:
         return (f"results.jsonl line {number}: torn (not JSON, a write cut short), ignored; resuming the run "
                 "measures that row again")
     return f"results.jsonl line {number}: not JSON, with rows after it (the file is damaged), ignored"
-
-
-def exclusions(status: Any, valid: Any, flags: tuple[str, ...]) -> tuple[str, ...]:
-    """Why a row is counted nowhere: its excluding flags, plus failed/invalid when the status
-    says so even if the flag is missing; empty for a counted row."""
-    found = {f for f in flags if f in EXCLUDING_FLAGS}
-    if status != "ok":
-        found.add(Flag.FAILED.value)
-    elif not valid:
-        found.add(Flag.INVALID.value)
-    return tuple(f.value for f in Flag if f.value in found)
 
 
 def flatten(rows: list[dict]) -> pd.DataFrame:

@@ -36,7 +36,7 @@ from bench.driver.variants import VARIABLE_SETTINGS, VaryError, parse_vary
 from bench.endpoints import ENDPOINTS
 from bench.load_tools import DEFAULT_TOOL, TOOLS
 from bench.profiles import PROFILES, Profile
-from bench.schema import SCHEMA_VERSION, Endpoint, Tool
+from bench.schema import SCHEMA_VERSION, Endpoint, Tool, parse_slo_ms
 from lab import db
 from lab.config import ROOT, available_cpus, is_loopback, load_or_exit
 from lab.errors import USAGE_ERROR
@@ -164,7 +164,8 @@ def _fail(prog: str, message: str) -> None:
 
 
 def _open_loop(args: argparse.Namespace, profile: Profile, tools: tuple[Tool, ...], url: str | None,
-               app: AppTarget | None, default_slo_ms: float) -> tuple[tuple[Tool, ...], tuple[str, ...], float | None]:
+               app: AppTarget | None,
+               default_slo_ms: float | None) -> tuple[tuple[Tool, ...], tuple[str, ...], float | None]:
     """The run's tools, rates and latency target: the open-loop generator needs rates, and wrk
     before it (each stack's capacity, and the one-connection latency it is checked against)."""
     if Tool.OPENLOOP not in tools:
@@ -184,17 +185,15 @@ def _open_loop(args: argparse.Namespace, profile: Profile, tools: tuple[Tool, ..
     slo = default_slo_ms
     if args.slo_ms is not None:
         try:
-            slo = float(args.slo_ms)
-        except ValueError:
-            slo = -1.0
-        if not 0.1 <= slo <= 600000:
-            raise argparse.ArgumentTypeError(f"--slo-ms {args.slo_ms!r} is not allowed: milliseconds from 0.1 to "
-                                             "600000, e.g. 100")
+            slo = parse_slo_ms(args.slo_ms)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(f"--slo-ms {args.slo_ms!r} is not allowed: {error}") from None
     return (Tool.WRK, *(t for t in tools if t != Tool.WRK)), rates, slo
 
 
 def make_plan(args: argparse.Namespace, prog: str, max_concurrency: int, app: AppTarget | None = None,
-              default_slo_ms: float = 100.0) -> Plan:
+              default_slo_ms: float | None = None) -> Plan:
+    """`default_slo_ms`: OPENLOOP_SLO_MS (settings.env), for a run with the open-loop generator."""
     tools = tuple(Tool(t) for t in dict.fromkeys(args.tool or [DEFAULT_TOOL]))
     try:
         name = args.profile or ("app" if app else "openloop" if Tool.OPENLOOP in tools else "quick")

@@ -3,7 +3,6 @@ and build the row (bench/schema.py) with every check that decides whether it cou
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,15 +11,7 @@ from bench.driver.dbprobe import DatabaseGone, DbProbe, mariadbd_pid
 from bench.driver.drain import wait_drained
 from bench.driver.fleet import Fleet
 from bench.driver.noise import Noise, NoiseSample
-from bench.driver.rates import (
-    TARGET_RATE_REQUESTS,
-    level_seed,
-    min_requests,
-    rate_flags,
-    rate_record,
-    rate_warmup,
-    rate_window,
-)
+from bench.driver.rates import level_seed, plan_rate_window, rate_flags, rate_record, rate_warmup
 from bench.driver.relay_process import RelayProcess, level_reading, relay_bound
 from bench.driver.sampling import LevelSample, named_cpu_s, process_cpu_s
 from bench.driver.schedule import Round
@@ -143,7 +134,8 @@ def _database_cpu(context: LevelContext) -> tuple[Callable[[], float | None] | N
 
 
 def _run_window(context: LevelContext, server, round_: Round, sent: Sent, window: Window, raw_path,
-                latency_ms: float) -> Measured:
+                latency_ms: float, warm_s: float = 0.0) -> Measured:
+    """`warm_s`: an open-loop level's warm-up, run by the generator inside the same sample."""
     settings = context.settings
     db_cpu_s, db_cpus = _database_cpu(context)
     sample = LevelSample(settings, context.probe, server.cgroup,
@@ -154,7 +146,7 @@ def _run_window(context: LevelContext, server, round_: Round, sent: Sent, window
     relay = context.relay if latency_ms > 0 else None
     relay_before, relay_cpu = (relay.counters([latency_ms])[latency_ms], relay.cpu_s()) if relay else (None, 0.0)
     started, clock = now(), time.monotonic()
-    rate = ({"rate": round_.rate, "warmup_s": rate_warmup(context.duration_s),
+    rate = ({"rate": round_.rate, "warmup_s": warm_s,
              "seed": level_seed(context.seed, str(round_.endpoint), round_.rate, round_.repeat)}
             if round_.rate is not None else {})
     outcome = run_tool(round_.tool, server.url, sent, round_.concurrency, window.planned_s, settings, raw_path,
@@ -193,11 +185,9 @@ def measure_level(context: LevelContext, unit: str, round_: Round, rps_estimate:
         window = plan_window(context.duration_s, context.max_window_s, round_.concurrency, rps_estimate or warm.rps)
     else:  # the generator warms up at the level's own rate, in the same run (its first RATE_WARMUP_S of arrivals)
         warm = WarmupResult(rate_warmup(context.duration_s), None, None, None)  # its counts: the raw output
-        planned = rate_window(context.duration_s, context.max_window_s, round_.rate)
-        window = Window(planned, round_.rate, min_requests(round_.rate, planned),
-                        planned < math.ceil(TARGET_RATE_REQUESTS / round_.rate))
+        window = plan_rate_window(context.duration_s, context.max_window_s, round_.rate)
     before_s, drained = wait_drained(context.fleet.watched(), context.probe)
-    measured = _run_window(context, server, round_, sent, window, raw_path, latency_ms)
+    measured = _run_window(context, server, round_, sent, window, raw_path, latency_ms, warm.seconds)
     after_s = 0.0
     if measured.gone is None:
         try:  # read after the drain: a transaction still open now is a finding, not a race

@@ -26,9 +26,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from bench.driver.schedule import Round
+from bench.driver.window import Window
 from bench.schema import (
     CLIENT_LATE_MS,
-    EXCLUDING_FLAGS,
     MIN_RATE_REQUESTS,
     RATE_DRIFT,
     RATE_DRIFT_MS,
@@ -36,6 +36,7 @@ from bench.schema import (
     RATE_TOOL_KEYS,
     Flag,
     Tool,
+    exclusions,
 )
 from lab.errors import UsageError
 
@@ -77,8 +78,7 @@ def parse_rates(text: str) -> tuple[RateSpec, ...]:
 
 
 def counted(row: dict) -> bool:
-    return (row.get("status") == "ok" and bool(row.get("valid")) and bool(row.get("rps"))
-            and not set(row.get("flags") or ()) & {str(f) for f in EXCLUDING_FLAGS})
+    return bool(row.get("rps")) and not exclusions(row.get("status"), row.get("valid"), row.get("flags") or ())
 
 
 def capacities(rows: list[dict], unit_of) -> dict[tuple[str, str], float]:
@@ -130,6 +130,13 @@ def level_seed(seed: int, endpoint: str, rate: float, repeat: int) -> int:
 def rate_window(duration_s: int, max_window_s: int, rate: float) -> int:
     """Seconds to measure: enough for TARGET_RATE_REQUESTS arrivals, within the profile's floor and cap."""
     return min(max(duration_s, math.ceil(TARGET_RATE_REQUESTS / rate)), max(duration_s, max_window_s))
+
+
+def plan_rate_window(duration_s: int, max_window_s: int, rate: float) -> Window:
+    """An open-loop level's window (rate_window), the answered requests it needs (min_requests),
+    and whether the profile's cap cut it below TARGET_RATE_REQUESTS arrivals."""
+    planned = rate_window(duration_s, max_window_s, rate)
+    return Window(planned, rate, min_requests(rate, planned), planned < math.ceil(TARGET_RATE_REQUESTS / rate))
 
 
 def rate_warmup(duration_s: int) -> float:

@@ -31,7 +31,14 @@ from bench.analysis.report import (
     sweep,
 )
 from bench.analysis.stacks import BASELINE, endpoint_sort_key, endpoint_title
-from bench.schema import ERROR_KEYS, EXCLUDING_FLAGS, MIN_COMPLETIONS_PER_CONNECTION, STEADY_TOLERANCE, Flag
+from bench.schema import (
+    ERROR_KEYS,
+    EXCLUDING_FLAGS,
+    MIN_COMPLETIONS_PER_CONNECTION,
+    STEADY_TOLERANCE,
+    Flag,
+    parse_slo_ms,
+)
 
 HEADLINE_HEADERS = ("tool", "concurrency", "stack", "rounds counted / planned", "throughput (RPS, geometric mean)",
                     "95 % interval (RPS)", "p99 (ms, median)", "server CPU (ms/req, median)",
@@ -287,12 +294,9 @@ def _charts() -> str:
 
 def _milliseconds(text: str) -> float:
     try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0.1 <= value <= 600000:
-        raise argparse.ArgumentTypeError(f"{text!r} is not allowed: milliseconds from 0.1 to 600000, e.g. 250")
-    return value
+        return parse_slo_ms(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed: {error}") from None
 
 
 def main(argv: list[str]) -> int:
