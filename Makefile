@@ -13,10 +13,10 @@ RESUME ?=
 .PHONY: help setup db bench test lint report compare
 
 help:
-	@echo "make bench [PROFILE=smoke|quick|standard|full|servers|latency|openloop] [OUT=results]  set up, measure every stack, write the report"
+	@echo "make bench [PROFILE=smoke|quick|standard|full|servers|latency|openloop|pool] [OUT=results]  set up, measure every stack, write the report"
 	@echo "make bench RESUME=results/<run id>             finish an interrupted run (Ctrl-C or SIGTERM keep every finished level)"
-	@echo "make test                                      the whole test suite (real MariaDB, Granian, wrk, ab)"
-	@echo "make db                                        private MariaDB started, migrated and seeded"
+	@echo "make test                                      the whole test suite (real MariaDB, PostgreSQL, Granian, wrk, ab)"
+	@echo "make db                                        the private database (DB_ENGINE) started, migrated and seeded"
 	@echo "make report [RUN=results/latest] [SLO_MS=250]  rebuild a run's charts and report from its files"
 	@echo "make compare RUNS=\"results/A results/B\"        compare runs (ratios with 95 % intervals)"
 

@@ -132,6 +132,14 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
             "skipped and recorded", "about 30 min", endpoints=("ping", "sync-io"),
             rates=("0.3x", "0.6x", "0.9x", "1.2x"), rate_repeats=3, round_budget_s=2400,
             summary="latency at a set arrival rate: p99 against offered load, the rate each sustains"),
+    Profile("pool", {"ping": (16,), ANY_ENDPOINT: (4,)}, 2, 12, 4, 0,
+            "PostgreSQL only (DB_ENGINE=postgresql): Django under ASGI with a connection per request and with "
+            "Django's pool (DJANGO_DB_POOL), beside Django WSGI's persistent connections, on /ping/ (no database), "
+            "the users page and POST /sync/io/, with the database 0 and 2 ms away (the lab's relay), in 4 "
+            "interleaved wrk rounds, no ab; a round not started 11 minutes after the first is skipped and recorded",
+            "about 12 min", endpoints=("ping", "sync", "sync-io"), stacks=(DJANGO_WSGI, DJANGO_ASGI),
+            vary={"DJANGO_DB_POOL": ("0", "1"), "DB_LATENCY_MS": ("0", "2")}, round_budget_s=ROUND_BUDGET_QUICK_S,
+            summary="PostgreSQL: does Django's pool close ASGI's gap? (0 and 2 ms from the database)"),
     Profile("latency", {ANY_ENDPOINT: (16, 64)}, 3, 40, 5, 0,
             "where async pays off for Django, each stack at its best: POST /sync/io/ with the database 0, 2 and 5 "
             "ms away (the lab's relay), Django WSGI with 8, 32 and 64 blocking threads, Django ASGI once per round "

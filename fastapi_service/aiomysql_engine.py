@@ -1,4 +1,5 @@
-"""Tortoise's MySQL backend, bound to aiomysql: the engine named in the Tortoise config.
+"""MariaDB: Tortoise's MySQL backend, bound to aiomysql: the engine named in the Tortoise
+config (config.tortoise_config) when DB_ENGINE is mariadb, never imported otherwise.
 
 `tortoise.backends.mysql.client` chooses its driver when it is first imported: asyncmy
 whenever asyncmy is importable, else aiomysql, with no setting to say which (docs/design.md,
@@ -9,7 +10,8 @@ imported it earlier. /info/ reports the driver of the live pool, not this intent
 
 aiomysql has a connect timeout (config.tortoise_config sets it) but no read timeout: loading
 this engine puts every connection under aiomysql_read_timeout's watchdog (DB_READ_TIMEOUT_S).
-Once reads can fail, BEGIN can, and Tortoise then loses the connection: see MySQLClient.
+Once reads can fail, BEGIN can: transactions are tortoise_transaction's, which give the
+connection back when BEGIN fails. Opening the pool checks it (aiomysql_autocommit).
 """
 
 import sys
@@ -19,10 +21,10 @@ sys.modules.setdefault("asyncmy", None)
 import aiomysql  # noqa: E402
 from tortoise.backends.base.client import TransactionContextPooled  # noqa: E402
 from tortoise.backends.mysql import client  # noqa: E402
-from tortoise.connection import get_connections  # noqa: E402
 
-from fastapi_service import aiomysql_read_timeout  # noqa: E402
+from fastapi_service import aiomysql_autocommit, aiomysql_read_timeout  # noqa: E402
 from fastapi_service.config import SETTINGS  # noqa: E402
+from fastapi_service.tortoise_transaction import ReleasingTransaction  # noqa: E402
 
 if client.mysql is not aiomysql:
     raise ImportError(f"tortoise.backends.mysql is bound to {client.mysql.__name__}, not aiomysql: "
@@ -31,30 +33,17 @@ if client.mysql is not aiomysql:
 aiomysql_read_timeout.install(SETTINGS.db_read_timeout_s)
 
 
-class _ReleasingTransaction(TransactionContextPooled):
-    __slots__ = ()
-
-    async def __aenter__(self) -> client.TransactionWrapper:
-        try:
-            return await super().__aenter__()
-        except BaseException:
-            if hasattr(self, "token"):  # the connection was acquired, then BEGIN failed
-                get_connections().reset(self.token)
-                await self.client._parent._pool.release(self.client._connection)
-            raise
-
-
 class MySQLClient(client.MySQLClient):
-    """Tortoise's client, but a transaction whose BEGIN fails gives its connection back.
-
-    Tortoise 1.1.9 takes the connection from the pool, sends BEGIN, and returns it only on
-    leaving the block, which a failed BEGIN never enters: every BEGIN lost to a stall
-    would take a pool slot for good, and after FASTAPI_POOL_SIZE of them every async
-    request would wait for a connection for ever (and shutdown for the pool to drain).
-    """
+    async def create_connection(self, with_db: bool) -> None:
+        await super().create_connection(with_db)
+        await aiomysql_autocommit.check(self._pool)
 
     def _in_transaction(self) -> TransactionContextPooled:
-        return _ReleasingTransaction(client.TransactionWrapper(self), self._pool_init_lock)
+        return ReleasingTransaction(client.TransactionWrapper(self), self._pool_init_lock)
+
+    def pool_sizes(self) -> dict:
+        """The live pool's limits and how many connections it holds open now."""
+        return {"minsize": self._pool.minsize, "maxsize": self._pool.maxsize, "open": self._pool.size}
 
 
 client_class = MySQLClient

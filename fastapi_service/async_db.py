@@ -1,19 +1,6 @@
-"""The async path's connection pool: Tortoise's aiomysql pool, opened and checked at
-startup, and read live for /info/ (the driver in use comes from the pool, not from intent).
-
-Why the check: a pooled connection with autocommit off turns the `SELECT COUNT(*)` that
-runs outside `in_transaction()` into the start of a transaction that nobody commits. The
-pool cannot notice: aiomysql's Pool.release() closes a connection returned inside a
-transaction, but it judges by the server status of the last OK packet, and a SELECT ends
-with an EOF packet whose status aiomysql ignores. So after that SELECT the connection
-looks idle, goes back to the pool with its transaction open, and keeps its metadata lock
-on lab_records and its read view until the next BEGIN on it, or forever once the load
-stops: the prototype's TRUNCATE hung, InnoDB's history grew and io throughput fell from
-about 50 to about 27 requests/s. Tortoise 1.1.9 opens its pool with autocommit on and
-drops any `autocommit` from its config, so the service's pool has it on today; checking
-once at startup costs nothing per request and keeps an upgrade, another driver or a
-server-side default from bringing the leak back unnoticed.
-"""
+"""The async path's connection pool, whichever engine: opened at startup (Tortoise is
+lazy), and read live for /info/ (the driver in use comes from the pool, not from intent).
+What differs by driver is in the engine's client: aiomysql_engine, asyncpg_engine."""
 
 from tortoise.connection import get_connection
 
@@ -21,25 +8,13 @@ from fastapi_service.config import CONNECTION
 
 
 async def open_pool() -> None:
-    """Open the fixed-size pool now (Tortoise is lazy) and refuse to serve unless every
-    connection in it has autocommit on."""
-    client = get_connection(CONNECTION)
-    await client.create_connection(with_db=True)
-    pool = client._pool
-    connections = [await pool.acquire() for _ in range(pool.maxsize)]
-    try:
-        manual = sum(not conn.get_autocommit() for conn in connections)
-    finally:
-        for conn in connections:
-            await pool.release(conn)
-    if manual:
-        raise RuntimeError(f"{manual} of {len(connections)} pooled connections have autocommit off: "
-                           "statements outside in_transaction() would leave transactions open")
+    """Open the fixed-size pool now, every connection of it (the engine checks what it must)."""
+    await get_connection(CONNECTION).create_connection(with_db=True)
 
 
 def pool_info() -> dict:
-    """The live pool: its driver (the package its class comes from) and its size limits."""
-    pool = get_connection(CONNECTION)._pool
-    cls = type(pool)
+    """The live pool: its driver (the package its class comes from), size limits and open connections."""
+    client = get_connection(CONNECTION)
+    cls = type(client._pool)
     return {"driver": cls.__module__.partition(".")[0], "class": f"{cls.__module__}.{cls.__name__}",
-            "minsize": pool.minsize, "maxsize": pool.maxsize}
+            **client.pool_sizes()}

@@ -2,9 +2,10 @@
 
 The lifespan sizes the sync path's thread pool (anyio's default limiter, which FastAPI
 uses for plain `def` endpoints) to FASTAPI_SYNC_THREADS, registers Tortoise and opens its
-aiomysql pool, and closes the pool on shutdown. Same URLs as Django, trailing slash
-included: no redirects (Django without CommonMiddleware answers 404 too), no docs or
-OpenAPI routes, no middleware beyond FastAPI's built-in error handling.
+pool (aiomysql on MariaDB, asyncpg on PostgreSQL), and closes the pool on shutdown. Same
+URLs as Django, trailing slash included: no redirects (Django without CommonMiddleware
+answers 404 too), no docs or OpenAPI routes, no middleware beyond FastAPI's built-in error
+handling.
 """
 
 from collections.abc import AsyncIterator

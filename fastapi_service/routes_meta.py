@@ -1,4 +1,5 @@
-"""/ping/ (the framework floor) and /info/ (what this server really runs, read live)."""
+"""/ping/ (the framework floor) and /info/ (what this server really runs, read live: the
+async path's driver from its pool, the sync path's from sync_db)."""
 
 import asyncio
 import json
@@ -10,14 +11,16 @@ from anyio import to_thread
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from fastapi_service import async_db
+from fastapi_service import async_db, sync_db
 from fastapi_service.config import SETTINGS
 
 router = APIRouter()
 
 # Django's /ping/ says text/plain without a charset; Starlette would append one.
 _PING_HEADERS = {"content-type": "text/plain"}
-_PACKAGES = ("fastapi", "starlette", "tortoise-orm", "aiomysql", "pymysql", "mysqlclient", "jinja2", "anyio")
+_PACKAGES = ("fastapi", "starlette", "tortoise-orm", "jinja2", "anyio")
+# The engine's drivers: the async path's (with aiomysql, the PyMySQL it is built on) and the sync path's.
+_DRIVERS = {"mariadb": ("aiomysql", "pymysql", "mysqlclient"), "postgresql": ("asyncpg", "psycopg")}
 
 
 @router.get("/ping/")
@@ -35,9 +38,11 @@ async def info() -> Response:
         "framework": "fastapi",
         "interface": "asgi",
         "server": os.environ.get("LAB_SERVER", "unknown"),
-        "versions": {"python": platform.python_version(), **{name: version(name) for name in _PACKAGES}},
+        "versions": {"python": platform.python_version(),
+                     **{name: version(name) for name in (*_PACKAGES, *_DRIVERS[SETTINGS.database.engine])}},
+        "db_engine": SETTINGS.database.engine,
         "db_driver": pool["driver"],
-        "sync_db_driver": "mysqlclient",
+        "sync_db_driver": sync_db.DRIVER,
         "settings": {
             "debug": SETTINGS.debug,
             "pool": pool,

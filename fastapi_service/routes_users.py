@@ -1,5 +1,5 @@
 """The users page, ordered by id: FastAPI's sync path (a plain `def` in the thread pool,
-mysqlclient) and its async path (Tortoise on aiomysql), one Jinja2 template for both.
+sync_db) and its async path (Tortoise), one Jinja2 template for both.
 
 `?limit=` is read raw and checked by lab.limit_param, so a bad value is the same 400 with
 the same reason as on Django, never FastAPI's 422.
@@ -8,7 +8,6 @@ the same reason as on Django, never FastAPI's 422.
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from jinja2 import Environment, FileSystemLoader
-from MySQLdb.cursors import DictCursor
 
 from fastapi_service import sync_db
 from fastapi_service.config import TEMPLATES_DIR
@@ -32,7 +31,7 @@ def users_sync(request: Request) -> Response:
         limit = parse_limit(request.query_params.get("limit"))
     except LimitError as error:
         return _bad_limit(error)
-    with sync_db.cursor(DictCursor) as cur:
+    with sync_db.cursor(dict_rows=True) as cur:
         cur.execute(_USERS_SQL, (limit,))
         users = cur.fetchall()
     return HTMLResponse(_page.render(users=users))

@@ -44,7 +44,8 @@ class Database:
     name: str
     user: str
     password: str = field(repr=False)  # never in a repr, a log or Django's DEBUG page
-    private: bool = False  # True: the lab's own MariaDB under var/mysql
+    private: bool = False  # True: the lab's own server under var/ (lab/db.py)
+    engine: str = "mariadb"  # one of ENGINES: which server and drivers
 
     def redacted(self) -> dict:
         return {**asdict(self), "password": "***"}
@@ -83,6 +84,8 @@ class Settings:
     client_cpus: tuple[int, ...]
     db_cpus: tuple[int, ...]
     openloop_slo_ms: float = 250.0  # the p99 an open-loop run's sustainable rate must stay under
+    django_db_pool: bool = False  # Django under ASGI on PostgreSQL: psycopg's pool instead of a connection per request
+    django_db_pool_size: int = 8  # the pool's fixed size (min = max) per ASGI worker
 
     def record(self) -> dict:
         """Everything, secrets redacted: what a run records about its configuration."""
@@ -142,6 +145,10 @@ def parse_size(key: str, raw: str) -> int:
 
 
 DB_NAME_RE = re.compile(r"[A-Za-z0-9_]{1,64}")
+# The database engines (lab/db.py ENGINE_MODULES), each with its URL schemes and default port.
+ENGINES = ("mariadb", "postgresql")
+URL_SCHEMES = {"mysql": "mariadb", "mariadb": "mariadb", "postgresql": "postgresql", "postgres": "postgresql"}
+DEFAULT_PORTS = {"mariadb": 3306, "postgresql": 5432}
 
 
 def redact_url(raw: str) -> str:
@@ -155,20 +162,22 @@ def redact_url(raw: str) -> str:
 
 
 def parse_database_url(raw: str) -> Database:
-    allowed = ("empty (private MariaDB) or mysql://user:password@host:port/dbname, the password "
-               "percent-encoded and the database name letters, digits and _")
+    allowed = ("empty (the private server) or mysql://user:password@host:port/dbname or "
+               "postgresql://user:password@host:port/dbname, the password percent-encoded and the database "
+               "name letters, digits and _")
     bad = ConfigError("DATABASE_URL", redact_url(raw), allowed)
     try:
         url = urlsplit(raw)
-        port = url.port or 3306
+        engine = URL_SCHEMES.get(url.scheme)
+        port = url.port or DEFAULT_PORTS.get(engine or "", 0)
     except ValueError:
         raise bad from None
     name = unquote(url.path.lstrip("/"))
-    if (url.scheme not in ("mysql", "mariadb") or not url.hostname or not url.username
+    if (engine is None or not url.hostname or not url.username
             or not DB_NAME_RE.fullmatch(name) or url.query or url.fragment):
         raise bad
     return Database(host=url.hostname, port=port, name=name, user=unquote(url.username),
-                    password=unquote(url.password or ""), private=False)
+                    password=unquote(url.password or ""), private=False, engine=engine)
 
 
 def generated_secret(name: str) -> str:
@@ -247,17 +256,36 @@ class _Reader:
 
 
 def _database(r: _Reader) -> Database:
-    """DATABASE_URL's server, else the private MariaDB (its password generated on first use)."""
+    """DATABASE_URL's server, else the private server of DB_ENGINE (its password generated
+    on first use). An empty DB_ENGINE is DATABASE_URL's engine, or MariaDB."""
+    engine = r.raw("DB_ENGINE", "")
+    if engine and engine not in ENGINES:
+        raise ConfigError("DB_ENGINE", engine, " or ".join(ENGINES) + " (empty: DATABASE_URL's, else mariadb)")
     db_url = r.raw("DATABASE_URL", "")
     if db_url:
-        return parse_database_url(db_url)
+        database = parse_database_url(db_url)
+        if engine and engine != database.engine:
+            raise ConfigError("DB_ENGINE", engine, f"{database.engine} (the engine of DATABASE_URL), or empty")
+        return database
+    engine = engine or "mariadb"
     name = r.raw("DB_NAME", "lab")
     user = r.raw("DB_USER", "lab")
     for key, value in (("DB_NAME", name), ("DB_USER", user)):
         if not DB_NAME_RE.fullmatch(value) or len(value) > 32:
             raise ConfigError(key, value, "letters, digits and _ (at most 32)")
-    return Database(host="127.0.0.1", port=r.int("DB_PORT", 1024, 65535), name=name, user=user,
-                    password=generated_secret("db_password"), private=True)
+    port_key = "DB_PORT" if engine == "mariadb" else "PG_PORT"
+    return Database(host="127.0.0.1", port=r.int(port_key, 1024, 65535, "5433" if engine == "postgresql" else None),
+                    name=name, user=user, password=generated_secret("db_password"), private=True, engine=engine)
+
+
+def _django_db_pool(r: _Reader, database: Database) -> tuple[bool, int]:
+    """DJANGO_DB_POOL and its size: psycopg's pool for Django under ASGI, PostgreSQL only."""
+    pool = r.bool("DJANGO_DB_POOL")
+    size = r.int("DJANGO_DB_POOL_SIZE", 1, 512, "8")
+    if pool and database.engine != "postgresql":
+        raise ConfigError("DJANGO_DB_POOL", "true",
+                          "false on MariaDB (Django's pool is psycopg's: DB_ENGINE=postgresql)")
+    return pool, size
 
 
 def _via_relay(r: _Reader, database: Database) -> Database:
@@ -354,10 +382,13 @@ def load(overrides: dict[str, str] | None = None) -> Settings:
     max_connections = _db_max_connections(
         r, wsgi_workers * wsgi_threads + fastapi_workers * (pool + sync_threads) + max_concurrency)
 
+    django_pool, django_pool_size = _django_db_pool(r, database)
     conn_max_age_asgi_raw = r.raw("DJANGO_CONN_MAX_AGE_ASGI", "0")
     if conn_max_age_asgi_raw != "0":
-        raise ConfigError("DJANGO_CONN_MAX_AGE_ASGI", conn_max_age_asgi_raw,
-                          "0 only (Django has no MySQL pool; persistent connections leak under ASGI)")
+        why = ("Django's pool takes no persistent connections" if django_pool else
+               "persistent connections leak one per request thread under ASGI; DJANGO_DB_POOL=true on PostgreSQL "
+               "is the pooled alternative")
+        raise ConfigError("DJANGO_CONN_MAX_AGE_ASGI", conn_max_age_asgi_raw, f"0 only ({why})")
     secret_key = r.raw("SECRET_KEY", "") or generated_secret("secret_key")
     server_host, allow_public_bind = _server_host(r)
     return Settings(
@@ -392,6 +423,8 @@ def load(overrides: dict[str, str] | None = None) -> Settings:
         client_cpus=parse_cpu_list("CLIENT_CPUS", r.raw("CLIENT_CPUS")),
         db_cpus=parse_cpu_list("DB_CPUS", r.raw("DB_CPUS")),
         openloop_slo_ms=r.number("OPENLOOP_SLO_MS", 0.1, 600000, "250"),
+        django_db_pool=django_pool,
+        django_db_pool_size=django_pool_size,
     )
 
 

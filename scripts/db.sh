@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The lab's private MariaDB under var/mysql: start | stop | status | reset.
+# The lab's private database server (DB_ENGINE: MariaDB under var/mysql, PostgreSQL under
+# var/postgresql): start | stop | status | reset.
 # With DATABASE_URL set in settings.env, nothing is started and that server is used.
 set -euo pipefail
 

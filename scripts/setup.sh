@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Set-up, idempotent and quick when already done: the Debian/Ubuntu packages the lab
-# needs (MariaDB, the mysqlclient build deps, wrk, ab), then .venv with the pinned
+# needs (MariaDB and PostgreSQL, the mysqlclient build deps, wrk, ab), then .venv with the pinned
 # Python packages from requirements.lock, hash-checked: a file whose sha256 is not in
 # the lock makes pip refuse it and set-up fail.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PACKAGES=(mariadb-server default-libmysqlclient-dev pkg-config wrk apache2-utils python3-venv chromium)
+# The lab runs its own private servers under var/ (scripts/db.sh). Debian's postgresql package also
+# creates its own "main" cluster on port 5432, which the lab never uses or touches.
+PACKAGES=(mariadb-server postgresql default-libmysqlclient-dev pkg-config wrk apache2-utils python3-venv chromium)
 VENV="$ROOT/.venv"
 LOCK="$ROOT/requirements.lock"
 

@@ -1,5 +1,5 @@
-"""Shared fixtures: the real private MariaDB (a separate `lab_test` database) and real
-Granian servers on free ports, started once per session and always stopped."""
+"""Shared fixtures: the real private MariaDB and PostgreSQL (a separate `lab_test` database
+on each) and real Granian servers on free ports, started once per session and always stopped."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ import pytest
 # A DATABASE_URL of the user's (environment or settings.env) never reaches the tests: they
 # run on the private MariaDB only. IO_DIR is a folder the lab makes (it refuses existing ones).
 os.environ["DATABASE_URL"] = ""
+os.environ["DB_ENGINE"] = ""  # MariaDB, unless a test says PostgreSQL (pg_database)
+os.environ["DJANGO_DB_POOL"] = "false"
 os.environ["DB_NAME"] = "lab_test"
 _IO_PARENT = tempfile.mkdtemp(prefix="lab-test-io-")
 os.environ["IO_DIR"] = os.path.join(_IO_PARENT, "io")
@@ -32,7 +34,7 @@ except RuntimeError:
     RUN_DIRS = []
 
 from bench.analysis.report import report  # noqa: E402
-from lab import db  # noqa: E402
+from lab import db, mariadb  # noqa: E402
 from lab.config import IO_DIR_MARK, ROOT, Settings, load  # noqa: E402
 from lab.net import free_port  # noqa: E402
 from lab.serve import Server  # noqa: E402
@@ -50,14 +52,28 @@ def settings() -> Settings:
 @pytest.fixture(scope="session")
 def database(settings: Settings) -> Iterator[Settings]:
     """The private MariaDB, migrated and seeded; stopped at the end if the tests started it."""
-    was_running = settings.database.private and db.running_pid() is not None
+    yield from _prepared(settings, {})
+
+
+PG = {"DB_ENGINE": "postgresql"}  # the environment of a server or command on the private PostgreSQL
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[Settings]:
+    """The private PostgreSQL, migrated and seeded; stopped at the end if the tests started it.
+    Servers on it get PG in their environment: Server(stack, pg_database, extra_env=PG)."""
+    yield from _prepared(load(PG), PG)
+
+
+def _prepared(settings: Settings, env_overrides: dict[str, str]) -> Iterator[Settings]:
+    was_running = settings.database.private and db.running_pid(settings) is not None
     db.start(settings)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **env_overrides}
     for command in (["migrate", "--noinput", "-v", "0"], ["seed_users"]):
         subprocess.run(MANAGE + command, check=True, env=env, cwd=ROOT / "project", capture_output=True)
     yield settings
     if settings.database.private and not was_running:
-        db.stop()
+        db.stop(settings)
     shutil.rmtree(settings.io_dir, ignore_errors=True)
 
 
@@ -91,7 +107,7 @@ class StatusCounters:
     opens no connection of its own between two readings."""
 
     def __init__(self, settings: Settings):
-        self.conn = db.admin_connection(settings)
+        self.conn = mariadb.admin_connection(settings)
 
     def __enter__(self) -> StatusCounters:
         return self
@@ -107,7 +123,7 @@ class StatusCounters:
 
 def bench_record_count(settings: Settings, database_name: str | None = None) -> int:
     """Rows in lab_records (of the settings' database, or the one named)."""
-    conn = db.admin_connection(settings)
+    conn = mariadb.admin_connection(settings)
     try:
         cur = conn.cursor()
         cur.execute(f"SELECT COUNT(*) FROM `{database_name or settings.database.name}`.lab_records")

@@ -6,7 +6,7 @@ import signal
 import subprocess
 import time
 
-from lab.db import _exited
+from lab.db import exited as _exited
 
 
 def test_an_exited_child_is_gone_even_before_it_is_reaped():

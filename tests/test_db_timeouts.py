@@ -18,7 +18,7 @@ import httpx
 import MySQLdb
 import pytest
 
-from lab import db
+from lab import mariadb
 from lab.config import Settings
 from lab.io_files import RESPONSE_BODY
 from lab.net import free_port
@@ -174,7 +174,7 @@ def via_proxy(settings: Settings, proxy: StallingProxy) -> Settings:
 
 
 def test_a_stalled_query_raises_within_the_read_timeout(database, proxy):
-    conn = db.app_connection(via_proxy(database, proxy))
+    conn = mariadb.app_connection(via_proxy(database, proxy))
     try:
         cur = conn.cursor()
         cur.execute("SELECT 1")
@@ -193,6 +193,6 @@ def test_a_stalled_query_raises_within_the_read_timeout(database, proxy):
 def test_a_stalled_handshake_raises_within_the_connect_timeout(database, proxy):
     started = time.monotonic()
     with proxy.stalled(), pytest.raises(MySQLdb.OperationalError):
-        db.app_connection(via_proxy(database, proxy)).close()
+        mariadb.app_connection(via_proxy(database, proxy)).close()
     elapsed = time.monotonic() - started
     assert TIMEOUT_S - 0.1 <= elapsed < MYSQLCLIENT_BOUND_S, elapsed

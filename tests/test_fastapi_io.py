@@ -21,7 +21,7 @@ import httpx
 import pytest
 from conftest import StatusCounters, bench_record_count, io_dir_files
 
-from lab import db, io_files
+from lab import io_files, mariadb
 from lab.config import ROOT, Settings
 from lab.serve import Server
 
@@ -78,7 +78,7 @@ def service_connection_ids(server: Server, settings: Settings) -> set[int]:
     """MariaDB connection ids of the server's own sockets (other clients share the server
     and the user, so connections are matched by their client port)."""
     ports = _local_ports(_socket_inodes(server.pids()))
-    conn = db.admin_connection(settings)
+    conn = mariadb.admin_connection(settings)
     try:
         cur = conn.cursor()
         cur.execute("SELECT id, host FROM information_schema.processlist WHERE user = %s",
@@ -90,7 +90,7 @@ def service_connection_ids(server: Server, settings: Settings) -> set[int]:
 
 
 def open_transactions(settings: Settings, connection_ids: set[int]) -> list[tuple]:
-    conn = db.admin_connection(settings)
+    conn = mariadb.admin_connection(settings)
     try:
         cur = conn.cursor()
         cur.execute("SELECT trx_mysql_thread_id, trx_state, trx_started, trx_query "

@@ -13,7 +13,7 @@ from html.parser import HTMLParser
 import httpx
 import pytest
 
-from lab import db
+from lab import mariadb
 from lab.config import Settings
 from lab.limit_param import MAX_USERS
 
@@ -64,7 +64,7 @@ def users_table(html: str) -> list[tuple[str, ...]]:
 @pytest.fixture(scope="module")
 def seed_rows(database: Settings) -> list[tuple[str, ...]]:
     """The users as the page must show them, straight from the database."""
-    conn = db.app_connection(database)
+    conn = mariadb.app_connection(database)
     try:
         cur = conn.cursor()
         cur.execute(USERS_SQL)

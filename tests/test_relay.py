@@ -13,12 +13,12 @@ import pytest
 
 from bench.driver.relay_process import RelayProcess, tolerance_ms
 from bench.driver.round_trip import SAMPLES, round_trips_ms, verify_relay
-from lab import db
+from lab import mariadb
 from lab.config import Settings
 
 
 def threads_connected(settings: Settings) -> int:
-    conn = db.admin_connection(settings)
+    conn = mariadb.admin_connection(settings)
     try:
         cur = conn.cursor()
         cur.execute("SHOW GLOBAL STATUS LIKE 'Threads_connected'")

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lab import config, db
+from lab import config, mariadb
 from lab.config import IO_DIR_MARK, ROOT
 from lab.io_files import prepare_io_dir, remove_io_files
 from lab.net import free_port, port_in_use
@@ -164,9 +164,9 @@ def test_db_stop_never_signals_a_process_a_stale_pid_file_names(tmp_path, monkey
     try:
         pid_file = tmp_path / "mariadbd.pid"
         pid_file.write_text(f"{other.pid}\n")
-        monkeypatch.setattr(db, "PID_FILE", pid_file)
-        assert db.running_pid() is None
-        db.stop()
+        monkeypatch.setattr(mariadb, "PID_FILE", pid_file)
+        assert mariadb.running_pid() is None
+        mariadb.stop()
         assert other.poll() is None  # still running: never signalled
     finally:
         other.kill()
@@ -174,9 +174,9 @@ def test_db_stop_never_signals_a_process_a_stale_pid_file_names(tmp_path, monkey
 
 
 def test_the_running_private_server_is_recognised(database):
-    pid = db.running_pid()
-    assert pid is not None and db.is_lab_mariadbd(pid)
-    assert not db.is_lab_mariadbd(os.getpid())
+    pid = mariadb.running_pid()
+    assert pid is not None and mariadb.is_lab_mariadbd(pid)
+    assert not mariadb.is_lab_mariadbd(os.getpid())
 
 
 def test_the_tests_never_use_a_users_database_url(tmp_path):

@@ -6,7 +6,7 @@ import sys
 from conftest import MANAGE
 
 from bench.driver.users_page import SEED_FILE
-from lab import db
+from lab import mariadb
 from lab.config import ROOT
 
 
@@ -18,7 +18,7 @@ def test_fixture_generator_is_deterministic(tmp_path):
 
 
 def users_snapshot(settings) -> list[tuple]:
-    conn = db.app_connection(settings)
+    conn = mariadb.app_connection(settings)
     try:
         cur = conn.cursor()
         cur.execute("SELECT id, email, first_name FROM lab_users ORDER BY id")

@@ -26,6 +26,8 @@ BAD_VALUES = [
     ("DJANGO_WSGI_BLOCKING_THREADS", "0", "whole number"),
     ("DJANGO_CONN_MAX_AGE_ASGI", "60", "0 only"),
     ("SERVER_LOOP", "auto", "asyncio or uvloop"),
+    ("DB_ENGINE", "oracle", "mariadb or postgresql"),
+    ("DJANGO_DB_POOL", "true", "false on MariaDB"),
 ]
 
 

@@ -22,13 +22,14 @@ from lab.stacks import DJANGO_ASGI, DJANGO_WSGI, FASTAPI, STACKS
 CAUTIONS = {
     Flag.CLIENT_BOUND: "are client-bound (the load generator used over 80 % of its CPUs): they measure the "
                        "client, not the stack",
-    Flag.DB_BOUND: "are db-bound (MariaDB used over 80 % of its CPUs): they measure the database set-up, "
+    Flag.DB_BOUND: "are db-bound (the database server used over 80 % of its CPUs): they measure the database set-up, "
                    "not the stack",
-    Flag.SHARED_CPUS_BOUND: "are shared-CPU-bound (MariaDB, the latency relay and the load generator used over "
+    Flag.SHARED_CPUS_BOUND: "are shared-CPU-bound (the database, the latency relay and the load generator used over "
                             "80 % of the CPUs they share): they measure the database side, not the stack",
     Flag.ERRORS: "had failed requests",
-    Flag.DB_OPEN_TRANSACTIONS: "left transactions open in MariaDB",
-    Flag.DB_HISTORY_GROWTH: "let InnoDB's history list grow",
+    Flag.DB_OPEN_TRANSACTIONS: "left transactions open in the database",
+    Flag.DB_HISTORY_GROWTH: ("let the database's backlog grow (InnoDB's history list, or the age of PostgreSQL's "
+                            "oldest snapshot)"),
 }
 SHORT = {s.id: s.short for s in STACKS.values()}
 

@@ -361,7 +361,7 @@ def _measure(prog: str, args: argparse.Namespace, settings, plan: Plan, run: dic
         return interrupted_status(stop)
     finally:
         if started_db:
-            db.stop()
+            db.stop(settings)
     print(f"bench: results in {files.dir} (run.json, results.jsonl, raw/)")
     if args.report and code == 0:
         from bench.analysis.report.report import main as report

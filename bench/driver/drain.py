@@ -48,11 +48,6 @@ def open_connections(port: int) -> int:
     return count
 
 
-def running_statements(probe: DbProbe) -> int:
-    return probe.query("SELECT COUNT(*) FROM information_schema.processlist WHERE command = 'Query' "
-                       "AND id <> CONNECTION_ID() AND db = %s", (probe.settings.database.name,))[0][0]
-
-
 def _busy(servers: list[Watched]) -> list[str]:
     """Why the servers are not drained right now (empty: drained)."""
     before = [s.cpu_s() for s in servers]
@@ -74,7 +69,7 @@ def wait_drained(servers: list[Watched], probe: DbProbe | None,
     started = time.monotonic()
     while True:
         reasons = _busy(servers)
-        if not reasons and (probe is None or running_statements(probe) == 0):
+        if not reasons and (probe is None or probe.running_statements() == 0):
             return time.monotonic() - started, True
         if time.monotonic() - started > timeout_s:
             return time.monotonic() - started, False

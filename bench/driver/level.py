@@ -7,13 +7,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bench.driver.dbprobe import DatabaseGone, DbProbe, mariadbd_pid
+from bench.driver.dbprobe import DatabaseGone, DbProbe
 from bench.driver.drain import wait_drained
 from bench.driver.fleet import Fleet
 from bench.driver.noise import Noise, NoiseSample
 from bench.driver.rates import level_seed, plan_rate_window, rate_flags, rate_record, rate_warmup
 from bench.driver.relay_process import RelayProcess, level_reading, relay_bound
-from bench.driver.sampling import LevelSample, named_cpu_s, process_cpu_s
+from bench.driver.sampling import LevelSample, named_cpu_s, server_cpu_counter
 from bench.driver.schedule import Round
 from bench.driver.tools import Sent, ToolOutcome, endpoint_request, now, run_tool
 from bench.driver.variants import split_unit, variant_of
@@ -122,11 +122,10 @@ def _lab_cpu(context: LevelContext, db_cpu_s: Callable[[], float | None] | None)
 
 
 def _database_cpu(context: LevelContext) -> tuple[Callable[[], float | None] | None, int]:
-    """The database's CPU counter and the CPUs it may use: the lab's MariaDB on DB_CPUS, or an
+    """The database's CPU counter and the CPUs it may use: the lab's server on DB_CPUS, or an
     app file's `database_processes` wherever they run (the lab pins nothing of the app's)."""
     if context.probe:
-        pid = mariadbd_pid(context.settings)
-        return ((lambda: process_cpu_s({pid})) if pid else None), len(context.settings.db_cpus)
+        return server_cpu_counter(context.settings), len(context.settings.db_cpus)
     if context.database_processes:
         names = context.database_processes
         return (lambda: named_cpu_s(names)), len(available_cpus())
@@ -194,7 +193,7 @@ def measure_level(context: LevelContext, unit: str, round_: Round, rps_estimate:
             after_s, _ = wait_drained(context.fleet.watched(), context.probe)
             if context.probe:
                 measured.database["open_trx_after"] = context.probe.open_transactions()
-                measured.database["history_after"] = context.probe.history_length()
+                measured.database["history_after"] = context.probe.backlog()
         except DatabaseGone as error:
             measured.gone = error
     row = build_row(context, unit, round_, measured, window, warm,

@@ -13,7 +13,7 @@ from bench.load_tools import TOOLS
 from lab.config import ROOT, Settings, available_cpus, format_cpus, is_loopback
 
 PACKAGES = ("django", "granian", "gunicorn", "uvicorn", "httptools", "fastapi", "starlette", "tortoise-orm",
-            "aiomysql", "pymysql", "mysqlclient",
+            "aiomysql", "pymysql", "mysqlclient", "psycopg", "psycopg-binary", "psycopg-pool", "asyncpg",
             "uvloop", "jinja2", "aiofiles", "asgiref")
 
 
@@ -76,7 +76,7 @@ def collect_placement(settings: Settings) -> dict:
 
 
 def collect_database(settings: Settings, probe: DbProbe) -> dict:
-    return {"private": settings.database.private, "host": settings.database.host,
+    return {"engine": settings.database.engine, "private": settings.database.private, "host": settings.database.host,
             "port": settings.database.port, **probe.variables()}
 
 

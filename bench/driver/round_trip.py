@@ -18,11 +18,13 @@ import statistics
 import time
 
 import aiomysql
+import asyncpg
 import MySQLdb
+import psycopg
 
 from bench.driver.relay_process import RelayProcess, tolerance_ms
+from lab import mariadb, postgresql
 from lab.config import Settings
-from lab.db import timeouts
 
 SAMPLES = 200
 CALIBRATION_PASSES = 5  # hold = setting - own cost, then corrected by what it still missed, four times at most
@@ -31,7 +33,7 @@ CALIBRATION_PASSES = 5  # hold = setting - own cost, then corrected by what it s
 def _mysqlclient_ms(settings: Settings, host: str, port: int) -> float:
     db = settings.database
     conn = MySQLdb.connect(host=host, port=port, user=db.user, password=db.password, database=db.name,
-                           **timeouts(settings))
+                           **mariadb.timeouts(settings))
     try:
         cur = conn.cursor()
         times = []
@@ -62,10 +64,43 @@ async def _aiomysql_ms(settings: Settings, host: str, port: int) -> float:
         conn.close()
 
 
+def _psycopg_ms(settings: Settings, host: str, port: int) -> float:
+    db = settings.database
+    with psycopg.connect(host=host, port=port, user=db.user, password=db.password, dbname=db.name,
+                         autocommit=True, **postgresql.timeouts(settings)) as conn:
+        times = []
+        for _ in range(SAMPLES):
+            start = time.perf_counter()
+            conn.execute("SELECT 1").fetchall()
+            times.append(time.perf_counter() - start)
+        return statistics.median(times) * 1000
+
+
+async def _asyncpg_ms(settings: Settings, host: str, port: int) -> float:
+    db = settings.database
+    conn = await asyncpg.connect(host=host, port=port, user=db.user, password=db.password, database=db.name,
+                                 timeout=settings.db_connect_timeout_s)
+    try:
+        times = []
+        for _ in range(SAMPLES):
+            start = time.perf_counter()
+            await conn.fetch("SELECT 1")
+            times.append(time.perf_counter() - start)
+        return statistics.median(times) * 1000
+    finally:
+        await conn.close()
+
+
+# Each engine's drivers as the apps use them: (sync, async).
+DRIVERS = {"mariadb": (("mysqlclient", _mysqlclient_ms), ("aiomysql", _aiomysql_ms)),
+           "postgresql": (("psycopg", _psycopg_ms), ("asyncpg", _asyncpg_ms))}
+
+
 def round_trips_ms(settings: Settings, host: str, port: int) -> dict[str, float]:
-    """Median `SELECT 1` time per driver, ms."""
-    return {"mysqlclient": round(_mysqlclient_ms(settings, host, port), 4),
-            "aiomysql": round(asyncio.run(_aiomysql_ms(settings, host, port)), 4)}
+    """Median `SELECT 1` time per driver of the engine (sync first), ms."""
+    (sync_name, sync_ms), (async_name, async_ms) = DRIVERS[settings.database.engine]
+    return {sync_name: round(sync_ms(settings, host, port), 4),
+            async_name: round(asyncio.run(async_ms(settings, host, port)), 4)}
 
 
 def verify_relay(settings: Settings, relay: RelayProcess) -> dict:

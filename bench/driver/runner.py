@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 
 from bench.driver.app_run import gate as app_gate
 from bench.driver.app_run import request_files
-from bench.driver.dbprobe import DatabaseGone, DbProbe
+from bench.driver.dbprobe import DatabaseGone, DbProbe, open_probe
 from bench.driver.drain import wait_drained
 from bench.driver.fleet import Fleet
 from bench.driver.level import LevelContext, measure_level
@@ -164,7 +164,7 @@ class Runner:
         """Measure every round; returns the exit code (0 complete, 1 failed, 130/143 stopped)."""
         code = 0
         try:
-            self.probe = None if self.app else DbProbe(self.settings)
+            self.probe = None if self.app else open_probe(self.settings)
             if not self.run["metadata"]:
                 self.run["metadata"] = collect_metadata(self.settings, self.probe)
                 if self.app_info:
@@ -252,15 +252,15 @@ class Runner:
         record = verify_relay(self.settings, self.relay)
         self.run["metadata"]["relay"] = record
         cost = record["relay_cost_ms"]
-        print(f"bench: database round trip {record['direct_round_trip_ms']['mysqlclient']:.3f} ms direct; the relay "
-              f"itself adds {cost['mysqlclient']:.3f} ms (mysqlclient), {cost['aiomysql']:.3f} ms (aiomysql)",
-              flush=True)
+        drivers = " / ".join(cost)
+        print(f"bench: database round trip {next(iter(record['direct_round_trip_ms'].values())):.3f} ms direct; "
+              f"the relay itself adds {' / '.join(f'{v:.3f}' for v in cost.values())} ms ({drivers})", flush=True)
         missed = failed_delays(record)
         for entry in record["listeners"]:
             added = entry["added_ms"]
             if entry["delay_ms"]:
                 print(f"bench: relay {entry['delay_ms']:g} ms (holds {entry['hold_ms']:.3f} ms): adds "
-                      f"{added['mysqlclient']:.3f} / {added['aiomysql']:.3f} ms (mysqlclient / aiomysql) "
+                      f"{' / '.join(f'{v:.3f}' for v in added.values())} ms ({drivers}) "
                       f"{'ok' if entry['passed'] else 'MISSED'}", flush=True)
         kept = {}
         for unit, own in units.items():  # at 0 ms the apps connect directly: nothing skipped
@@ -275,19 +275,18 @@ class Runner:
 
     def ensure_max_connections(self, units: dict[str, Settings]) -> None:
         """Every unit's server holds its persistent connections for the whole run: raise the
-        private MariaDB's max_connections to fit them all (one under load at a time)."""
+        private server's max_connections to fit them all (one under load at a time)."""
         if self.plan.url or self.app:
             return
         assert self.probe is not None
         needed = sum(persistent_connections(u, own) for u, own in units.items()) + \
             self.settings.max_concurrency + 32
-        current = int(self.probe.query("SELECT @@max_connections")[0][0])
+        current = self.probe.max_connections()
         if needed > current:
-            if not self.settings.database.private:
+            if not (self.settings.database.private and self.probe.raise_max_connections(needed)):
                 print(f"bench: warning: the run's servers may hold {needed} connections; the database allows "
-                      f"{current}", file=sys.stderr)
+                      f"{current} (DB_MAX_CONNECTIONS in settings.env)", file=sys.stderr)
                 return
-            self.probe.query(f"SET GLOBAL max_connections = {int(needed)}")
             self.run["metadata"].setdefault("database", {})["max_connections"] = needed
 
     def start_and_verify(self) -> None:
@@ -482,13 +481,13 @@ def measuring_rules() -> dict:
 
 
 def database_needs_starting(settings: Settings) -> bool:
-    """Whether prepare_database will start the private MariaDB (then the driver stops it at
+    """Whether prepare_database will start the private database server (then the driver stops it at
     exit). Asked before starting it, so an interruption during start-up still stops it."""
-    return settings.database.private and db.running_pid() is None
+    return settings.database.private and db.running_pid(settings) is None
 
 
 def prepare_database(settings: Settings) -> None:
-    """Start the private MariaDB if needed, migrate, seed; db.DatabaseError with the tail
+    """Start the private database server if needed, migrate, seed; db.DatabaseError with the tail
     of manage.py's output when that fails."""
     db.start(settings)
     for command in (["migrate", "--noinput", "-v", "0"], ["seed_users"]):

@@ -1,5 +1,6 @@
 """Per-level resource sampling: server CPU, throttling and peak memory from its cgroup,
-MariaDB's CPU and connections, InnoDB state before and after (docs/design.md, Limits and placement)."""
+the database server's CPU and connections, its backlog and open transactions before and
+after (docs/design.md, Limits and placement)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bench.driver.dbprobe import DatabaseGone, DbProbe
+from bench.driver.dbprobe import DatabaseGone, DbProbe, open_probe
+from lab import db
 from lab.config import Settings
 from lab.limits import Cgroup
 
@@ -27,6 +29,29 @@ def process_cpu_s(pids: set[int]) -> float:
             continue
         total += int(fields[11]) + int(fields[12])
     return total / CLOCK_TICKS
+
+
+def tree_cpu_s(pid: int) -> float:
+    """User+system CPU seconds of a process and its children, live (their own) and ended (what
+    it reaped): PostgreSQL's postmaster with a backend per connection, counted whole."""
+    try:
+        children = open(f"/proc/{pid}/task/{pid}/children").read().split()
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    reaped = sum(int(f) for f in fields[11:15]) / CLOCK_TICKS  # utime, stime, cutime, cstime
+    return reaped + process_cpu_s({int(child) for child in children})
+
+
+def server_cpu_counter(settings: Settings) -> Callable[[], float] | None:
+    """The private database server's cumulative CPU seconds (None for a DATABASE_URL server):
+    MariaDB is one process; PostgreSQL is counted whole (tree_cpu_s)."""
+    pid = db.running_pid(settings)
+    if pid is None:
+        return None
+    if settings.database.engine == "postgresql":
+        return lambda: tree_cpu_s(pid)
+    return lambda: process_cpu_s({pid})
 
 
 def named_cpu_s(names: tuple[str, ...]) -> float | None:
@@ -83,7 +108,7 @@ class _Poller(threading.Thread):
 
     def run(self) -> None:
         try:
-            probe = DbProbe(self.settings) if self.database else None
+            probe = open_probe(self.settings) if self.database else None
         except DatabaseGone as error:
             self.peaks.error = str(error)
             return
@@ -91,7 +116,7 @@ class _Poller(threading.Thread):
             while not self.stopping.is_set():
                 try:
                     if probe:
-                        connected = probe.status("Threads_connected")["Threads_connected"]
+                        connected = probe.connected()
                         self.peaks.threads_connected = max(self.peaks.threads_connected, connected)
                 except DatabaseGone as error:
                     self.peaks.error = str(error)
@@ -125,8 +150,8 @@ class LevelSample:
         self.server_cpu0 = self._server_cpu(usage)
         self.throttle0 = (usage.throttled_periods, usage.throttled_ns) if usage else None
         self.db_cpu0 = self.db_cpu_s() if self.db_cpu_s else None
-        self.status0 = self.probe.status("Connections") if self.probe else None
-        self.history0 = self.probe.history_length() if self.probe else None
+        self.opened0 = self.probe.connections_opened() if self.probe else None
+        self.history0 = self.probe.backlog() if self.probe else None
         self.open_trx0 = self.probe.open_transactions() if self.probe else None
         self.poller = _Poller(self.settings, self._memory_now, database=self.probe is not None)
         self.poller.start()
@@ -151,7 +176,7 @@ class LevelSample:
             server_cpu -= self.server_cpu0
         db_cpu_now = self.db_cpu_s() if self.db_cpu_s else None
         db_cpu = db_cpu_now - self.db_cpu0 if db_cpu_now is not None and self.db_cpu0 is not None else None
-        status = self.probe.status("Connections") if self.probe else None
+        opened = self.probe.connections_opened() if self.probe else None
         self.poller.join(timeout=2)
         peak = self.poller.peaks.memory_bytes
         if usage and usage.peak_memory_bytes:
@@ -176,8 +201,8 @@ class LevelSample:
             "cpu_ms_per_req": per_req(db_cpu),
             "threads_connected_peak": self.poller.peaks.threads_connected or None,
             # less the poller's own connection
-            "new_connections": status["Connections"] - self.status0["Connections"] - (self.poller.peaks.error is None)
-            if status else None,
+            "new_connections": opened - self.opened0 - (self.poller.peaks.error is None)
+            if opened is not None else None,
             "history_before": self.history0,
             "history_after": None,  # read after the drain (bench/driver/level.py)
             "open_trx_before": self.open_trx0,

@@ -28,14 +28,16 @@ VARIABLE_SETTINGS: dict[str, str] = {
     "DJANGO_WSGI_WORKERS": "Django WSGI's worker processes",
     "DJANGO_ASGI_WORKERS": "Django ASGI's worker processes",
     "FASTAPI_WORKERS": "FastAPI's worker processes",
-    "FASTAPI_POOL_SIZE": "FastAPI's Tortoise (aiomysql) pool on the async path",
-    "FASTAPI_SYNC_THREADS": "FastAPI's threads (one mysqlclient connection each) on the sync path",
+    "FASTAPI_POOL_SIZE": "FastAPI's Tortoise pool on the async path",
+    "FASTAPI_SYNC_THREADS": "FastAPI's threads (one database connection each) on the sync path",
+    "DJANGO_DB_POOL": "Django ASGI's connection pool on PostgreSQL (0: a connection per request, 1: the pool)",
 }
+BOOLEAN_SETTINGS = ("DJANGO_DB_POOL",)  # varied as 0 and 1, so every axis reads as numbers
 UNIT_SEPARATOR = "@"
 # Settings only some apps read (the others are read by the stack's own entry: its workers and
 # threads keys); DB_LATENCY_MS is read by every app that talks to the database.
 APP_SETTINGS: dict[str, tuple[str, ...]] = {
-    "django": ("DB_LATENCY_MS",),
+    "django": ("DB_LATENCY_MS", "DJANGO_DB_POOL"),
     "fastapi": ("DB_LATENCY_MS", "FASTAPI_POOL_SIZE", "FASTAPI_SYNC_THREADS"),
     "raw": (),
 }
@@ -46,6 +48,8 @@ def reads(stack: str, key: str) -> bool:
     entry = STACKS.get(stack)
     if entry is None:
         return True
+    if key == "DJANGO_DB_POOL" and entry.interface != "asgi":  # WSGI keeps its persistent connections
+        return False
     return key in (entry.workers_key, entry.threads_key) or key in APP_SETTINGS.get(entry.app, (key,))
 
 
@@ -101,6 +105,8 @@ def _normal(key: str, raw: str) -> str:
         load({key: raw})
     except ConfigError as error:
         raise VaryError(f"--vary {key}={raw!r} is not allowed: {error.allowed}") from None
+    if key in BOOLEAN_SETTINGS:
+        return "1" if load({key: raw}).django_db_pool else "0"
     number = float(raw)
     return f"{number:g}" if key == "DB_LATENCY_MS" else str(int(number))
 

@@ -1,7 +1,8 @@
 """The verification gate (docs/design.md, The verification gate): before a stack is measured, prove it does
 the agreed work. A stack that fails is skipped with the reasons; the run goes on.
 
-Statements are counted exactly: MariaDB's general query log is on only while K io
+Statements are counted exactly: the server's own record of statements (MariaDB's general
+query log, PostgreSQL's statement log; bench/driver/dbprobe.py) is on only while K io
 requests run, and every statement is classified as workload (on lab_records),
 transaction control, or connection set-up, so differences between drivers are reported
 ("1 connection, 1 SELECT and 4 SET per request beyond the workload"), not hidden.
@@ -13,15 +14,14 @@ import re
 from collections import Counter
 
 import httpx
-import MySQLdb
 
-from bench.driver.dbprobe import AUDIT_NOT_OWNED, DbProbe
+from bench.driver.dbprobe import AuditUnavailable, DbProbe
 from bench.driver.users_page import parse_users_table, seed_rows
 from bench.endpoints import ENDPOINTS, Body, Endpoint
 from lab.config import Settings
 from lab.io_files import RESPONSE_BODY, STATEMENTS_PER_REQUEST, io_files_left
 
-STATEMENT_REQUESTS = 3  # io requests run with the general log on, per io endpoint
+STATEMENT_REQUESTS = 3  # io requests run with the statement record on, per io endpoint
 LOG_ATTEMPTS = 3  # counting is redone only when another client disturbed the log
 # "workload statements per request 80/40/80/8/16 (insert/update/delete/commit/select)"
 WORKLOAD_CHECK = (f"workload statements per request {'/'.join(str(n) for n in STATEMENTS_PER_REQUEST.values())} "
@@ -38,7 +38,7 @@ def classify(command_type: str, statement: str) -> tuple[str, str]:
         return "ignored", command_type.lower()
     if command_type == "Init DB":
         return "connection_setup", "init db"
-    text = statement.strip()
+    text = statement.strip().rstrip(";").rstrip()  # asyncpg sends "BEGIN;" and "COMMIT;"
     if text.upper() == "COMMIT":
         return "workload", "commit"
     if match := _WORKLOAD_RE.match(text):
@@ -86,7 +86,7 @@ class Gate:
         self.probe = probe
         self.checks: list[dict] = []
         self.statements: dict[str, dict] = {}
-        self.audit = {"ran": probe.owned, "why": None if probe.owned else AUDIT_NOT_OWNED}
+        self.audit = {"ran": probe.owned, "why": probe.audit_why_not}
 
     def check(self, name: str, passed: bool, detail: str = "") -> bool:
         self.checks.append({"name": name, "passed": bool(passed), "detail": detail})
@@ -137,12 +137,12 @@ class Gate:
         """The general log of STATEMENT_REQUESTS requests; None when another client of the
         database switched the log off or emptied it meanwhile (the counts would be wrong)."""
         entry = ENDPOINTS[endpoint]
-        self.probe.general_log_on()
+        self.probe.audit_on()
         try:
             for _ in range(STATEMENT_REQUESTS):
                 client.request(entry.method, self.base_url + entry.path)
         finally:
-            log, intact = self.probe.general_log_off()
+            log, intact = self.probe.audit_off()
         return log if intact else None
 
     def _count_statements(self, client: httpx.Client, endpoint: Endpoint) -> None:
@@ -151,14 +151,14 @@ class Gate:
         for _ in range(LOG_ATTEMPTS):
             try:
                 log = self._logged_requests(client, endpoint)
-            except MySQLdb.Error as error:
-                self.check(f"{endpoint}: statement counts", False, f"general log unavailable: {error.args[-1]}")
+            except AuditUnavailable as error:
+                self.check(f"{endpoint}: statement counts", False, str(error))
                 return
             if log is not None:
                 break
         else:
             self.check(f"{endpoint}: statement counts", False, f"another client of the database switched the "
-                       f"general log off or emptied it during each of {LOG_ATTEMPTS} attempts")
+                       f"statement record off or emptied it during each of {LOG_ATTEMPTS} attempts")
             return
         per_request = statements_per_request(log, STATEMENT_REQUESTS)
         self.statements[str(endpoint)] = per_request

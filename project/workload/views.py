@@ -6,7 +6,6 @@ import platform
 import time
 
 import django
-import MySQLdb
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
@@ -97,6 +96,17 @@ async def io_async(request):
     return _io_response(started)
 
 
+DB_DRIVER = {"mariadb": "mysqlclient", "postgresql": "psycopg"}[settings.LAB.database.engine]
+
+
+def _driver_version() -> str:
+    if DB_DRIVER == "psycopg":
+        import psycopg
+        return psycopg.__version__
+    import MySQLdb
+    return ".".join(map(str, MySQLdb.version_info[:3]))
+
+
 @require_GET
 def info(request):
     lab = settings.LAB
@@ -107,11 +117,13 @@ def info(request):
         "interface": "asgi" if settings.USE_ASGI else "wsgi",
         "server": os.environ.get("LAB_SERVER", "unknown"),
         "versions": {"python": platform.python_version(), "django": django.__version__,
-                     "mysqlclient": ".".join(map(str, MySQLdb.version_info[:3]))},
-        "db_driver": "mysqlclient",
+                     DB_DRIVER: _driver_version()},
+        "db_driver": DB_DRIVER,
+        "db_engine": lab.database.engine,
         "settings": {
             "debug": settings.DEBUG,
             "conn_max_age": settings.DATABASES["default"]["CONN_MAX_AGE"],
+            "db_pool": settings.DATABASES["default"]["OPTIONS"].get("pool"),
             "workers": lab.django_asgi_workers if settings.USE_ASGI else lab.django_wsgi_workers,
             "blocking_threads": None if settings.USE_ASGI else lab.django_wsgi_blocking_threads,
             "loop": lab.loop,

@@ -40,7 +40,7 @@ from test_driver_run import (
 
 from bench.driver.users_page import seed_rows
 from bench.schema import validate_run
-from lab import db
+from lab import mariadb
 from lab.config import IO_DIR_MARK, Settings, format_cpus
 from lab.net import free_port
 
@@ -159,7 +159,7 @@ def test_stack_failing_verification_is_skipped_and_the_others_run(driver, databa
     proc = driver.start("wrk", "--stacks", DJANGO, "--endpoints", "ping", "--concurrency", "1", "--duration", "1",
                         "--repeats", "1", "--profile", "smoke", "--out", str(driver.out), pipe_stdout=True)
     (original,) = [row[1] for row in seed_rows() if row[0] == "1"]
-    conn = db.admin_connection(database)
+    conn = mariadb.admin_connection(database)
     cur = conn.cursor()
     edited = restored = None
     try:
@@ -253,12 +253,12 @@ def assert_interrupted(driver: Driver, proc: subprocess.Popen, code: int, databa
     raw_files = {p.relative_to(driver.run_dir()) for p in (driver.run_dir() / "raw").rglob("*.txt")}
     assert raw_files == {Path(row["raw"]) for row in rows}  # the interrupted level left nothing half-written
     assert_left_nothing(driver, proc, database, run)
-    assert db.running_pid() == mariadbd  # the shared database was not the driver's to stop
+    assert mariadb.running_pid() == mariadbd  # the shared database was not the driver's to stop
     return rows
 
 
 def test_sigint_and_sigterm_keep_finished_rows_and_resume_completes(driver, database):
-    mariadbd = db.running_pid()
+    mariadbd = mariadb.running_pid()
     proc = driver.start("wrk", "--stacks", DJANGO, "--endpoints", "ping", "--concurrency", "1 2", "--duration",
                         str(LEVEL_S), "--repeats", "1", "--profile", "smoke", "--out", str(driver.out))
     interrupt(driver, proc, signal.SIGINT, rows_before=1)

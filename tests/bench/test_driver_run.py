@@ -36,7 +36,7 @@ from bench.schema import (
     validate_row,
     validate_run,
 )
-from lab import db
+from lab import mariadb
 from lab.config import IO_DIR_MARK, ROOT, Settings, format_cpus
 from lab.io_files import STATEMENTS_PER_REQUEST
 from lab.limits import CGROUP_ROOT, GROUP_PARENT, Limiter
@@ -78,7 +78,7 @@ def run_cgroups(run_id: str) -> list[Path]:
 
 
 def drop_database(settings: Settings, database_name: str) -> None:
-    conn = db.admin_connection(settings)
+    conn = mariadb.admin_connection(settings)
     try:
         conn.cursor().execute(f"DROP DATABASE IF EXISTS `{database_name}`")
     finally:

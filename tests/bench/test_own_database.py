@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from test_driver_run import read_run, run_dirs
 
-from lab import db
+from lab import mariadb
 from lab.config import ROOT, Settings, load
 
 OWNER = "lab_own"
@@ -31,7 +31,7 @@ class OwnServer:
         return f"mysql://{OWNER}:{self.password}@127.0.0.1:{self.settings.database.port}/{name}"
 
     def query(self, sql: str) -> list[tuple]:
-        conn = db.admin_connection(self.settings)
+        conn = mariadb.admin_connection(self.settings)
         try:
             cur = conn.cursor()
             cur.execute(sql)
@@ -121,4 +121,4 @@ def test_a_full_run_in_an_empty_database_changes_nothing_of_the_server(own_serve
     # the lab's own tables, and only those, are now in the database: a second run is welcome
     assert sorted(t for (t,) in own_server.query(f"SHOW TABLES FROM `{EMPTY}`")) == [
         "django_migrations", "lab_records", "lab_users"]
-    db.check_lab_only(load({"DATABASE_URL": own_server.url(EMPTY)}))
+    mariadb.check_lab_only(load({"DATABASE_URL": own_server.url(EMPTY)}))

@@ -25,6 +25,7 @@ from bench.analysis.compare import compare
 from bench.analysis.compare.compare_tables import Pooled
 from bench.analysis.frames import Run, RunError, load_run
 from bench.analysis.report import capacity, earlier, sweep
+from bench.analysis.report.context import engine_name
 from bench.analysis.sentences import fmt_interval, short
 from bench.analysis.stacks import endpoint_sort_key, endpoint_title, stack_label
 from bench.analysis.verdicts import LevelVerdict
@@ -156,7 +157,7 @@ def database_point(run: Run) -> str:
         return "one database (not described in run.json)"
     host, port = database.get("host") or "an unrecorded host", database.get("port")
     where = f"{host}:{port}" if port else str(host)
-    kind = "the lab's private MariaDB" if database.get("private") else "MariaDB"
+    kind = f"the lab's private {engine_name(run)}" if database.get("private") else engine_name(run)
     return f"{kind} on {where}{', over loopback' if host in LOOPBACK else ''}"
 
 

@@ -26,7 +26,7 @@ from bench.analysis.sentences import fmt_interval, short
 from bench.analysis.stacks import endpoint_sort_key, endpoint_title, stack_label
 from lab.stacks import DJANGO_ASGI, DJANGO_WSGI
 
-SETUP_BINDS = ("MariaDB's CPU", "the database side's CPU")  # sweep.binds: the set-up, not the stack
+SETUP_BINDS = ("the database's CPU", "the database side's CPU")  # sweep.binds: the set-up, not the stack
 HEADERS = ("endpoint", "round trip", "stack", "best setting", "connections", "throughput (RPS) [95 %]",
            "rounds", "what binds", "settings measured")
 

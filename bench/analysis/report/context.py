@@ -152,7 +152,7 @@ def _placement(placement: Any) -> str:
     return (f"server on CPUs {placement.get('server_cpus', UNKNOWN)}, quota "
             f"{placement.get('server_cpu_quota', UNKNOWN)} CPU, memory "
             f"{_bytes(placement.get('server_memory_bytes'))}; client on CPUs "
-            f"{placement.get('client_cpus', UNKNOWN)}; MariaDB on CPUs {placement.get('db_cpus', UNKNOWN)}")
+            f"{placement.get('client_cpus', UNKNOWN)}; database on CPUs {placement.get('db_cpus', UNKNOWN)}")
 
 
 def _bytes(value: Any) -> str:
@@ -180,6 +180,15 @@ def _versions(run: Run) -> list[tuple[str, str]]:
     return rows
 
 
+ENGINE_NAMES = {"mariadb": "MariaDB", "postgresql": "PostgreSQL"}  # a run before engines recorded none: MariaDB
+
+
+def engine_name(run: Run) -> str:
+    database = run.meta("database")
+    engine = database.get("engine") if isinstance(database, dict) else None
+    return ENGINE_NAMES.get(engine or "mariadb", str(engine))
+
+
 def methodology(run: Run) -> str:
     """The method, written once in methodology.md, with this run's limits and levels filled in."""
     profile = run.info.get("profile") or {}
@@ -198,6 +207,9 @@ def methodology(run: Run) -> str:
         "min_rounds": str(stats.MIN_ROUNDS),
         **{k: _plain(placement.get(k))
            for k in ("server_cpus", "server_cpu_quota", "client_cpus", "db_cpus")},
+        "database": engine_name(run),
+        "database_log": {"PostgreSQL": "statement log (log_statement=all, read from its CSV log)"}.get(
+            engine_name(run), "general query log"),
     }
     text = Template(METHODOLOGY.read_text(encoding="utf-8")).safe_substitute(values).strip()
     if not run.app:
@@ -210,7 +222,7 @@ def methodology(run: Run) -> str:
 APP_PREFACE = ("**This run measured app `{name}`, not the demo.** Its Django stacks served the app's own project, "
                "started by the app's Python in its folder under the same limits, rounds and validity rules as "
                "below. What below is about the demo does not apply: the app's gate checks each request's status, "
-               "content type and body (Verification); no statement is audited; the lab's MariaDB was not used, "
+               "content type and body (Verification); no statement is audited; the lab's database was not used, "
                "so the database figures are the CPU of the app file's `database_processes` on this machine, or "
                "empty when it names none.")
 

@@ -42,7 +42,7 @@ from bench.schema import (
 
 HEADLINE_HEADERS = ("tool", "concurrency", "stack", "rounds counted / planned", "throughput (RPS, geometric mean)",
                     "95 % interval (RPS)", "p99 (ms, median)", "server CPU (ms/req, median)",
-                    "MariaDB CPU (ms/req, median)", f"ratio to {BASELINE} [95 %]", "verdict",
+                    "database CPU (ms/req, median)", f"ratio to {BASELINE} [95 %]", "verdict",
                     "flags (counted rows)")
 EXCLUDED_NAMES = ", ".join(f.value for f in Flag if f in EXCLUDING_FLAGS)
 FLAGGED_HEADERS = ("stack", "endpoint", "tool", "concurrency", "round", "flags", "counted", "why", "raw output")
@@ -181,9 +181,7 @@ def _headlines(run: Run, levels: pd.DataFrame) -> str:
     for endpoint in sorted(levels["endpoint"].unique(), key=endpoint_sort_key):
         rows = [_headline_row(row, run.planned_rounds(row["tool"], row["endpoint"], int(row["concurrency"])), ratios)
                 for _, row in by_level[by_level["endpoint"] == endpoint].iterrows()]
-        headers = HEADLINE_HEADERS if not run.app else tuple(  # an app's database is its own (database_processes)
-            "database CPU (ms/req, median)" if h.startswith("MariaDB CPU") else h for h in HEADLINE_HEADERS)
-        text += ["", f"### {endpoint_title(endpoint)}", "", markdown.table(headers, rows)]
+        text += ["", f"### {endpoint_title(endpoint)}", "", markdown.table(HEADLINE_HEADERS, rows)]
     return "\n".join(text)
 
 
@@ -220,16 +218,16 @@ def _why(row: Any) -> str:
     if Flag.CLIENT_BOUND in row.flags:
         reasons.append(f"client CPU {_share(row.client_cpu_share)} of its CPUs")
     if Flag.DB_BOUND in row.flags:
-        reasons.append(f"MariaDB CPU {_share(row.db_cpu_share)} of its CPUs")
+        reasons.append(f"database CPU {_share(row.db_cpu_share)} of its CPUs")
     if Flag.SHARED_CPUS_BOUND in row.flags:
-        reasons.append(f"MariaDB {_share(row.db_cpu_share)} of its CPUs, relay {_share(row.relay_cpu_share)} "
+        reasons.append(f"database {_share(row.db_cpu_share)} of its CPUs, relay {_share(row.relay_cpu_share)} "
                        f"of one CPU, client {_share(row.client_cpu_share)} of its CPUs, together over "
                        "80 % of the CPUs they share")
     if Flag.DB_OPEN_TRANSACTIONS in row.flags:
         reasons.append(f"open transactions {_plain_num(row.db_open_trx_before)} → "
                        f"{_plain_num(row.db_open_trx_after)}")
     if Flag.DB_HISTORY_GROWTH in row.flags:
-        reasons.append(f"InnoDB history {_plain_num(row.db_history_before)} → "
+        reasons.append(f"database backlog {_plain_num(row.db_history_before)} → "
                        f"{_plain_num(row.db_history_after)}")
     return "; ".join(reasons) or "flagged"
 

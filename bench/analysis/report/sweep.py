@@ -106,10 +106,22 @@ def table(run: Run, key: str) -> pd.DataFrame:
     frame = pd.DataFrame(found)
     if frame.empty:
         return frame
+    frame = _at_every_value(frame)
     frame["endpoint_rank"] = frame["endpoint"].map(endpoint_sort_key)
     frame["stack_rank"] = frame["stack"].map(stack_sort_key)
     return frame.sort_values(["endpoint_rank", "concurrency", "series", "x", "stack_rank"]).drop(
         columns=["endpoint_rank", "stack_rank"])
+
+
+def _at_every_value(frame: pd.DataFrame) -> pd.DataFrame:
+    """A stack that does not read the axis (Django WSGI along DJANGO_DB_POOL) measured the same
+    server at every value: its rows stand at each of the axis's values, as a flat line."""
+    unread = frame["x"].isna()
+    values = sorted(frame.loc[~unread, "x"].unique())
+    if not unread.any() or not values:
+        return frame
+    copies = [frame.loc[unread].assign(x=value) for value in values]
+    return pd.concat([frame.loc[~unread], *copies], ignore_index=True)
 
 
 def binds(run: Run, row: pd.Series) -> str:
@@ -120,9 +132,9 @@ def binds(run: Run, row: pd.Series) -> str:
         return f"CPU ({row['cpu_share']:.0%} of quota)"
     flags = row.get("flags") or ()
     if "db_bound" in flags:
-        return "MariaDB's CPU (db_bound: it shares its CPU with the load generator)"
+        return "the database's CPU (db_bound: it shares its CPU with the load generator)"
     if "shared_cpus_bound" in flags:
-        return ("the database side's CPU (shared_cpus_bound: MariaDB, the relay and the load generator "
+        return ("the database side's CPU (shared_cpus_bound: the database server, the relay and the load generator "
                 "together filled the CPUs they share)")
     most, limit = in_flight_limit(run, row["stack"], row["endpoint"], row["variant"])
     if limit is not None and most < row["concurrency"]:
@@ -212,15 +224,18 @@ def _relay_lines(run: Run) -> list[str]:
     if not isinstance(relay, dict):
         return []
     direct, cost = relay.get("direct_round_trip_ms") or {}, relay.get("relay_cost_ms") or {}
-    checks = ", ".join(f"{e['delay_ms']:g} ms → +{e['added_ms']['mysqlclient']:.3f} / "
-                       f"+{e['added_ms']['aiomysql']:.3f} ms{'' if e['passed'] else ' (MISSED)'}"
+    drivers = list(direct)  # the engine's (sync, async) drivers: mysqlclient, aiomysql or psycopg, asyncpg
+
+    def both(values: dict, sign: str = "") -> str:
+        return " / ".join(f"{sign}{values.get(d, math.nan):.3f}" for d in drivers)
+
+    checks = ", ".join(f"{e['delay_ms']:g} ms → {both(e['added_ms'], '+')} ms{'' if e['passed'] else ' (MISSED)'}"
                        for e in relay.get("listeners", []) if e.get("delay_ms"))
     return [(f"The database round trip (`SELECT 1`, median of {relay.get('samples')}) is "
-             f"{direct.get('mysqlclient', math.nan):.3f} ms direct with mysqlclient and "
-             f"{direct.get('aiomysql', math.nan):.3f} ms with aiomysql. Through the lab's relay the apps' own "
-             f"drivers measured each setting (added round trip, mysqlclient / aiomysql): {checks}; the relay "
-             f"itself adds {cost.get('mysqlclient', math.nan):.3f} / {cost.get('aiomysql', math.nan):.3f} ms "
-             "(its 0 ms listener against the direct path). At 0 ms the apps connect directly.")]
+             + " and ".join(f"{direct[d]:.3f} ms with {d}" for d in drivers) + " direct. Through the lab's relay "
+             f"the apps' own drivers measured each setting (added round trip, {' / '.join(drivers)}): {checks}; "
+             f"the relay itself adds {both(cost)} ms (its 0 ms listener against the direct path). At 0 ms the apps "
+             "connect directly.")]
 
 
 def section(run: Run, capacity_text: str = "") -> str:
@@ -240,7 +255,7 @@ def section(run: Run, capacity_text: str = "") -> str:
     intro = ("Every stack at every setting, measured in the same interleaved rounds at "
              f"{int(frame['concurrency'].max()) if not frame.empty else '?'} connections. Throughput: geometric mean "
              "of counted rounds [95 % interval]; ratios: paired within rounds at the same setting. *What binds*: "
-             f"CPU where the server used at least {CPU_BOUND_SHARE:.0%} of its quota, else MariaDB where it was "
+             f"CPU where the server used at least {CPU_BOUND_SHARE:.0%} of its quota, else the database where it was "
              "db_bound or shared_cpus_bound, else what caps the requests it has in flight (its threads or pool, "
              "or the client's connections: then the server had headroom and the level is no measure of its capacity). "
              "Flags stay visible: db_bound, shared_cpus_bound, relay_bound and client_bound rows measured the "

@@ -44,7 +44,7 @@ def test_what_binds_comes_from_cpu_and_the_stacks_own_limit(stack, endpoint, cpu
 def test_a_db_bound_level_is_bound_by_mariadb_unless_the_server_cpu_was():
     row = level("fastapi", "sync-io", 0.57)
     row["flags"] = ("db_bound",)
-    assert sweep.binds(bare_run(), row).startswith("MariaDB's CPU (db_bound")
+    assert sweep.binds(bare_run(), row).startswith("the database's CPU (db_bound")
     row["cpu_share"] = 0.95
     assert sweep.binds(bare_run(), row) == "CPU (95% of quota)"
 
