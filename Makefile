@@ -13,7 +13,7 @@ RESUME ?=
 .PHONY: help setup db bench test lint report compare
 
 help:
-	@echo "make bench [PROFILE=smoke|quick|standard|full|servers|latency|openloop|pool] [OUT=results]  set up, measure every stack, write the report"
+	@echo "make bench [PROFILE=smoke|quick|standard|full|servers|latency|openloop|pool|databases] [OUT=results]  set up, measure every stack, write the report"
 	@echo "make bench RESUME=results/<run id>             finish an interrupted run (Ctrl-C or SIGTERM keep every finished level)"
 	@echo "make test                                      the whole test suite (real MariaDB, PostgreSQL, Granian, wrk, ab)"
 	@echo "make db                                        the private database (DB_ENGINE) started, migrated and seeded"

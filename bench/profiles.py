@@ -132,6 +132,15 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
             "skipped and recorded", "about 30 min", endpoints=("ping", "sync-io"),
             rates=("0.3x", "0.6x", "0.9x", "1.2x"), rate_repeats=3, round_budget_s=2400,
             summary="latency at a set arrival rate: p99 against offered load, the rate each sustains"),
+    Profile("databases", {"ping": (16,), ANY_ENDPOINT: (4,)}, 2, 12, 4, 0,
+            "what the database changes: Django WSGI and ASGI on MariaDB and on PostgreSQL (ASGI there with and "
+            "without Django's pool), on /ping/ (no database), the users page and POST /sync/io/, with the database 0 "
+            "and 2 ms away (the lab's relay), all in the same 4 interleaved wrk rounds, no ab; a round not started "
+            "14 minutes after the first is skipped and recorded", "about 20 min",
+            endpoints=("ping", "sync", "sync-io"), stacks=(DJANGO_WSGI, DJANGO_ASGI),
+            vary={"DB_LATENCY_MS": ("0", "2"), "DB_ENGINE": ("mariadb", "postgresql"), "DJANGO_DB_POOL": ("0", "1")},
+            round_budget_s=840,
+            summary="MariaDB and PostgreSQL, with and without Django's pool, 0 and 2 ms from the database"),
     Profile("pool", {"ping": (16,), ANY_ENDPOINT: (4,)}, 2, 12, 4, 0,
             "PostgreSQL only (DB_ENGINE=postgresql): Django under ASGI with a connection per request and with "
             "Django's pool (DJANGO_DB_POOL), beside Django WSGI's persistent connections, on /ping/ (no database), "

@@ -143,7 +143,12 @@ class Run:
             keys = list(vary)
             full = [",".join(f"{k}={v}" for k, v in zip(keys, combo, strict=True))
                     for combo in itertools.product(*(vary[k] for k in keys))]
-            labels = [f for f in full if any(_belongs(label, f) for label in labels)] or labels
+            held: dict[tuple[str, ...], str] = {}  # two variants holding the same units are one: the first
+            for f in full:
+                units = tuple(label for label in labels if _belongs(label, f))
+                if units:
+                    held.setdefault(units, f)
+            labels = list(held.values()) or labels
         latency = {label: _pairs(label).get("DB_LATENCY_MS") for label in labels}
         return sorted(labels, key=lambda label: float(latency[label] or 0)) or [""]
 

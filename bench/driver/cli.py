@@ -32,7 +32,7 @@ from bench.driver.runner import (
     new_run,
     prepare_database,
 )
-from bench.driver.variants import VARIABLE_SETTINGS, VaryError, parse_vary
+from bench.driver.variants import VARIABLE_SETTINGS, VaryError, check_axes, engine_settings, parse_vary
 from bench.endpoints import ENDPOINTS
 from bench.load_tools import DEFAULT_TOOL, TOOLS
 from bench.profiles import PROFILES, Profile
@@ -207,7 +207,7 @@ def make_plan(args: argparse.Namespace, prog: str, max_concurrency: int, app: Ap
                                     else " ".join(profile.stacks or DEFAULT_STACKS))
             endpoints = _choices("--endpoints", args.endpoints if args.endpoints is not None else
                                  " ".join(profile.endpoints or [e.value for e in Endpoint]), Endpoint)
-        vary = {**profile.vary, **parse_vary(args.vary or [])}
+        vary = check_axes({**profile.vary, **parse_vary(args.vary or [])})
         if app:
             app.check_vary(vary, profile.name)
         if args.concurrency is not None:
@@ -324,7 +324,8 @@ def _measure(prog: str, args: argparse.Namespace, settings, plan: Plan, run: dic
              files: RunFiles | None, app: AppTarget | None = None) -> int:
     # A --url server depends on the database after the run too: never stop it under it. An app
     # file's project has its own database: the lab's is neither started nor touched.
-    started_db = database_needs_starting(settings) and not plan.url and not app
+    engines = {} if app else engine_settings(plan.units(), settings)  # DB_ENGINE may be an axis
+    started_dbs = [own for own in engines.values() if database_needs_starting(own) and not plan.url]
     try:
         if plan.url:  # before any database work: a server that cannot be measured leaves nothing started
             try:
@@ -332,8 +333,8 @@ def _measure(prog: str, args: argparse.Namespace, settings, plan: Plan, run: dic
             except (urllib.error.URLError, OSError, KeyError, ValueError) as error:
                 print(f"{prog}: cannot read {plan.url}/info/: {error}", file=sys.stderr)
                 return 1
-        if not app:
-            prepare_database(settings)
+        for own in engines.values():
+            prepare_database(own)
         if run is None:
             out_root = Path(args.out)
             out_root.mkdir(parents=True, exist_ok=True)
@@ -360,8 +361,8 @@ def _measure(prog: str, args: argparse.Namespace, settings, plan: Plan, run: dic
     except KeyboardInterrupt as stop:
         return interrupted_status(stop)
     finally:
-        if started_db:
-            db.stop(settings)
+        for own in started_dbs:
+            db.stop(own)
     print(f"bench: results in {files.dir} (run.json, results.jsonl, raw/)")
     if args.report and code == 0:
         from bench.analysis.report.report import main as report

@@ -62,14 +62,14 @@ def _busy(servers: list[Watched]) -> list[str]:
     return reasons
 
 
-def wait_drained(servers: list[Watched], probe: DbProbe | None,
+def wait_drained(servers: list[Watched], probes: list[DbProbe],
                  timeout_s: float = DRAIN_TIMEOUT_S) -> tuple[float, bool]:
-    """Seconds until every server was drained, and whether it was before the timeout (no
-    probe: an app file's run, whose database the lab does not read)."""
+    """Seconds until every server was drained, and whether it was before the timeout: every
+    database of the run (no probe: an app file's run, whose database the lab does not read)."""
     started = time.monotonic()
     while True:
         reasons = _busy(servers)
-        if not reasons and (probe is None or probe.running_statements() == 0):
+        if not reasons and all(probe.running_statements() == 0 for probe in probes):
             return time.monotonic() - started, True
         if time.monotonic() - started > timeout_s:
             return time.monotonic() - started, False

@@ -96,9 +96,11 @@ class Fleet:
     settings; behind the latency relay when its DB_LATENCY_MS is above 0."""
 
     def __init__(self, units: dict[str, Settings], settings: Settings, run_dir: Path, run_id: str,
-                 url: str | None = None, relay: RelayProcess | None = None, app: AppFile | None = None):
-        """`units`: each unit with its settings (bench/driver/variants.py unit_settings); `app`:
-        an app file's project, served by each unit's stack instead of the lab's own app."""
+                 url: str | None = None, relays: dict[str, RelayProcess] | None = None,
+                 app: AppFile | None = None):
+        """`units`: each unit with its settings (bench/driver/variants.py unit_settings); `relays`:
+        the latency relay of each database engine; `app`: an app file's project, served by each
+        unit's stack instead of the lab's own app."""
         self.settings = settings
         self.latency_ms: dict[str, float] = {}
         if url:
@@ -111,6 +113,7 @@ class Fleet:
             stack, label = split_unit(unit)
             env = dict(variant_of(label).overrides)
             if unit_settings.db_latency_ms > 0:
+                relay = (relays or {}).get(unit_settings.database.engine)
                 if relay is None:
                     raise ValueError(f"{unit}: DB_LATENCY_MS {unit_settings.db_latency_ms:g} needs the relay")
                 env["LAB_DB_VIA"] = relay.address(unit_settings.db_latency_ms)

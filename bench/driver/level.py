@@ -185,12 +185,12 @@ def measure_level(context: LevelContext, unit: str, round_: Round, rps_estimate:
     else:  # the generator warms up at the level's own rate, in the same run (its first RATE_WARMUP_S of arrivals)
         warm = WarmupResult(rate_warmup(context.duration_s), None, None, None)  # its counts: the raw output
         window = plan_rate_window(context.duration_s, context.max_window_s, round_.rate)
-    before_s, drained = wait_drained(context.fleet.watched(), context.probe)
+    before_s, drained = wait_drained(context.fleet.watched(), [context.probe] if context.probe else [])
     measured = _run_window(context, server, round_, sent, window, raw_path, latency_ms, warm.seconds)
     after_s = 0.0
     if measured.gone is None:
         try:  # read after the drain: a transaction still open now is a finding, not a race
-            after_s, _ = wait_drained(context.fleet.watched(), context.probe)
+            after_s, _ = wait_drained(context.fleet.watched(), [context.probe] if context.probe else [])
             if context.probe:
                 measured.database["open_trx_after"] = context.probe.open_transactions()
                 measured.database["history_after"] = context.probe.backlog()

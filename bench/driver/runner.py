@@ -7,6 +7,7 @@ process or cgroup behind.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from bench.driver.dbprobe import DatabaseGone, DbProbe, open_probe
 from bench.driver.drain import wait_drained
 from bench.driver.fleet import Fleet
 from bench.driver.level import LevelContext, measure_level
-from bench.driver.metadata import collect_metadata
+from bench.driver.metadata import collect_database, collect_metadata
 from bench.driver.noise import NOISY_SHARE, speed_probe
 from bench.driver.rates import capacities, parse_rates, plan_rate_rounds
 from bench.driver.relay_process import RelayFailed, RelayProcess
@@ -28,7 +29,15 @@ from bench.driver.results import RunFiles
 from bench.driver.round_trip import failed_delays, verify_relay
 from bench.driver.schedule import Round, build_rounds
 from bench.driver.tools import now
-from bench.driver.variants import UNIT_SEPARATOR, Variant, build_variants, split_unit, stack_units, unit_settings
+from bench.driver.variants import (
+    UNIT_SEPARATOR,
+    Variant,
+    build_variants,
+    engine_settings,
+    split_unit,
+    stack_units,
+    unit_settings,
+)
 from bench.driver.verify import verify
 from bench.driver.window import TARGET_COMPLETIONS_PER_CONNECTION
 from bench.profiles import Profile, ToolPlan
@@ -127,9 +136,11 @@ class Runner:
         self.total = sum(len(r["order"]) for r in run["rounds"])
         self.finished = len(self.done)
         self.level_seconds: list[float] = []
-        self.probe: DbProbe | None = None
+        # One probe and one latency relay per database engine of the run (DB_ENGINE may be an axis).
+        self.engines = {} if app else engine_settings(plan.units(), settings)
+        self.probes: dict[str, DbProbe] = {}
+        self.relays: dict[str, RelayProcess] = {}
         self.fleet: Fleet | None = None
-        self.relay: RelayProcess | None = None
         self.abandoned: set[str] = set()
         self.first_round_at: float | None = None
 
@@ -164,9 +175,14 @@ class Runner:
         """Measure every round; returns the exit code (0 complete, 1 failed, 130/143 stopped)."""
         code = 0
         try:
-            self.probe = None if self.app else open_probe(self.settings)
+            for engine, own in self.engines.items():
+                self.probes[engine] = open_probe(own)
             if not self.run["metadata"]:
-                self.run["metadata"] = collect_metadata(self.settings, self.probe)
+                first = next(iter(self.engines), None)
+                self.run["metadata"] = collect_metadata(self.engines.get(first, self.settings), self.probes.get(first))
+                if len(self.engines) > 1:
+                    self.run["metadata"]["databases"] = {engine: collect_database(own, self.probes[engine])
+                                                         for engine, own in self.engines.items()}
                 if self.app_info:
                     self.run["metadata"]["app"] = self.app_info
                 self.run["metadata"]["measuring"] = measuring_rules()
@@ -177,7 +193,7 @@ class Runner:
             self.reset_database_state()
             units = self.start_relay({u: unit_settings(u, self.settings) for u in self.plan.units()})
             self.ensure_max_connections(units)
-            self.fleet = Fleet(units, self.settings, self.files.dir, self.run["run_id"], self.plan.url, self.relay,
+            self.fleet = Fleet(units, self.settings, self.files.dir, self.run["run_id"], self.plan.url, self.relays,
                                self.app)
             self.start_and_verify()
             for number, round_ in enumerate(self.run["rounds"]):
@@ -212,14 +228,15 @@ class Runner:
         try:
             if self.fleet:
                 self.fleet.stop()
-            if self.relay:
-                self.relay.stop()
-            if self.probe:
+            for relay in self.relays.values():
+                relay.stop()
+            if self.probes:
                 try:
                     self.reset_database_state()
                 except DatabaseGone:
                     pass
-                self.probe.close()
+                for probe in self.probes.values():
+                    probe.close()
         finally:
             self.run["ended_at"] = now()
             self.save()
@@ -230,27 +247,42 @@ class Runner:
         the app's data is the user's."""
         if self.app:
             return
-        assert self.probe is not None
         prepare_io_dir(self.settings.io_dir)
         remove_io_files(self.settings.io_dir)
-        self.probe.reset_lab_records()
+        for probe in self.probes.values():
+            probe.reset_lab_records()
+
+    def probe_for(self, unit: str) -> DbProbe:
+        return self.probes[unit_settings(unit, self.settings).database.engine]
 
     def start_relay(self, units: dict[str, Settings]) -> dict[str, Settings]:
-        """Start the latency relay if any unit needs it and check every setting's round trip;
-        returns the units to serve with their settings (those of a setting that missed are
-        skipped, saying why)."""
+        """Start a latency relay per database engine whose units need one and check every
+        setting's round trip; returns the units to serve with their settings (those of a
+        setting that missed are skipped, saying why). run.json `relay`: the first engine's
+        record; `relays`: every engine's, when the run has more than one."""
         if self.plan.url or self.app:
             return units
-        latency = {unit: own.db_latency_ms for unit, own in units.items()}
-        if not any(latency.values()):
-            return units
-        self.relay = RelayProcess(self.settings, [v for v in latency.values() if v > 0],
-                                  self.files.dir / "logs" / "relay.log")
-        self.relay.start()
-        print(f"bench: latency relay on CPUs {format_cpus(self.settings.db_cpus)}: "
-              f"{', '.join(f'{d:g} ms' for d in self.relay.ports)}; measuring its round trips", flush=True)
-        record = verify_relay(self.settings, self.relay)
-        self.run["metadata"]["relay"] = record
+        kept = dict(units)
+        for engine, own in self.engines.items():
+            on_engine = {unit: s for unit, s in kept.items() if s.database.engine == engine}
+            if any(s.db_latency_ms for s in on_engine.values()):
+                log = f"relay-{engine}.log" if len(self.engines) > 1 else "relay.log"
+                skipped = self._start_engine_relay(engine, own, on_engine, log)
+                kept = {unit: s for unit, s in kept.items() if unit not in skipped}
+        self.save()
+        return kept
+
+    def _start_engine_relay(self, engine: str, own: Settings, units: dict[str, Settings], log: str) -> set[str]:
+        latency = {unit: s.db_latency_ms for unit, s in units.items()}
+        relay = self.relays[engine] = RelayProcess(own, [v for v in latency.values() if v > 0],
+                                                   self.files.dir / "logs" / log)
+        relay.start()
+        print(f"bench: latency relay to {engine} on CPUs {format_cpus(own.db_cpus)}: "
+              f"{', '.join(f'{d:g} ms' for d in relay.ports)}; measuring its round trips", flush=True)
+        record = verify_relay(own, relay)
+        self.run["metadata"].setdefault("relay", record)
+        if len(self.engines) > 1:
+            self.run["metadata"].setdefault("relays", {})[engine] = record
         cost = record["relay_cost_ms"]
         drivers = " / ".join(cost)
         print(f"bench: database round trip {next(iter(record['direct_round_trip_ms'].values())):.3f} ms direct; "
@@ -262,32 +294,32 @@ class Runner:
                 print(f"bench: relay {entry['delay_ms']:g} ms (holds {entry['hold_ms']:.3f} ms): adds "
                       f"{' / '.join(f'{v:.3f}' for v in added.values())} ms ({drivers}) "
                       f"{'ok' if entry['passed'] else 'MISSED'}", flush=True)
-        kept = {}
-        for unit, own in units.items():  # at 0 ms the apps connect directly: nothing skipped
+        skipped = set()
+        for unit in units:  # at 0 ms the apps connect directly: nothing skipped
             if latency[unit] > 0 and latency[unit] in missed:
                 info = self.stack_info(unit)
                 info["status"], info["reason"] = "skipped", missed[latency[unit]]
                 print(f"bench: {unit}: skipped ({info['reason']})", file=sys.stderr)
-            else:
-                kept[unit] = own
-        self.save()
-        return kept
+                skipped.add(unit)
+        return skipped
 
     def ensure_max_connections(self, units: dict[str, Settings]) -> None:
         """Every unit's server holds its persistent connections for the whole run: raise the
         private server's max_connections to fit them all (one under load at a time)."""
         if self.plan.url or self.app:
             return
-        assert self.probe is not None
-        needed = sum(persistent_connections(u, own) for u, own in units.items()) + \
-            self.settings.max_concurrency + 32
-        current = self.probe.max_connections()
-        if needed > current:
-            if not (self.settings.database.private and self.probe.raise_max_connections(needed)):
-                print(f"bench: warning: the run's servers may hold {needed} connections; the database allows "
+        for engine, probe in self.probes.items():
+            needed = sum(persistent_connections(u, own) for u, own in units.items()
+                         if own.database.engine == engine) + self.settings.max_concurrency + 32
+            current = probe.max_connections()
+            if needed <= current:
+                continue
+            if not (self.engines[engine].database.private and probe.raise_max_connections(needed)):
+                print(f"bench: warning: the run's servers may hold {needed} connections; {engine} allows "
                       f"{current} (DB_MAX_CONNECTIONS in settings.env)", file=sys.stderr)
-                return
-            self.run["metadata"].setdefault("database", {})["max_connections"] = needed
+                continue
+            if engine == self.run["metadata"].get("database", {}).get("engine", engine):
+                self.run["metadata"].setdefault("database", {})["max_connections"] = needed
 
     def start_and_verify(self) -> None:
         assert self.fleet is not None
@@ -298,13 +330,12 @@ class Runner:
         started = self.record_starts(failed)
         if self.app:
             return self.gate_app(started)
-        assert self.probe is not None
         for stack in started:
             server, info = self.fleet.servers[stack], self.stack_info(stack)
             if info["status"] != "pending" and info.get("verification"):
                 continue
             endpoints = tuple(e for e in Endpoint if unit_serves(stack, e))
-            outcome = verify(stack, server.url, self.settings, self.probe, endpoints)
+            outcome = verify(stack, server.url, unit_settings(stack, self.settings), self.probe_for(stack), endpoints)
             info["verification"] = outcome
             print(f"bench: {stack}: verification {'passed' if outcome['passed'] else 'FAILED'}; "
                   f"{outcome['summary']}", flush=True)
@@ -405,7 +436,7 @@ class Runner:
         if not todo or self.over_budget(round_):
             return
         round_.pop("skipped", None)
-        wait_drained(self.fleet.watched(), self.probe)
+        wait_drained(self.fleet.watched(), list(self.probes.values()))
         round_["speed"] = speed_probe(format_cpus(self.settings.server_cpus))
         round_["started_at"] = now()
         endpoint = round_["endpoint"] if self.app else Endpoint(round_["endpoint"])
@@ -417,8 +448,10 @@ class Runner:
     def measure_stack_level(self, stack: str, rnd: Round, speed: float | None) -> None:
         assert self.fleet is not None
         started = time.monotonic()
-        context = LevelContext(self.settings, self.probe, self.fleet, self.plan.profile.duration_s,
-                               self.plan.profile.max_window_s, self.run["run_id"], self.relay, self.requests,
+        own = unit_settings(stack, self.settings)
+        context = LevelContext(own, self.probe_for(stack) if self.probes else None, self.fleet,
+                               self.plan.profile.duration_s, self.plan.profile.max_window_s, self.run["run_id"],
+                               self.relays.get(own.database.engine), self.requests,
                                self.app.database_processes if self.app else (), self.plan.seed)
         raw_path = self.files.raw_path(rnd.tool, stack, rnd.endpoint, rnd.concurrency, rnd.repeat, rnd.rate)
         key = (stack, str(rnd.tool), str(rnd.endpoint), rnd.concurrency)
@@ -470,6 +503,8 @@ def persistent_connections(unit: str, settings: Settings) -> int:
         return settings.django_wsgi_workers * settings.django_wsgi_blocking_threads
     if spec.app == "fastapi":
         return settings.fastapi_workers * (settings.fastapi_pool_size + settings.fastapi_sync_threads)
+    if spec.app == "django" and spec.interface == "asgi" and settings.django_db_pool:
+        return settings.django_asgi_workers * settings.django_db_pool_size
     return 0
 
 
@@ -490,8 +525,9 @@ def prepare_database(settings: Settings) -> None:
     """Start the private database server if needed, migrate, seed; db.DatabaseError with the tail
     of manage.py's output when that fails."""
     db.start(settings)
+    env = {**os.environ, "DB_ENGINE": settings.database.engine}
     for command in (["migrate", "--noinput", "-v", "0"], ["seed_users"]):
-        result = subprocess.run(MANAGE + command, cwd=ROOT / "project", capture_output=True, text=True)
+        result = subprocess.run(MANAGE + command, cwd=ROOT / "project", capture_output=True, text=True, env=env)
         if result.returncode != 0:
             tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
             raise db.DatabaseError(f"manage.py {command[0]} exited with status {result.returncode}: {tail[0]}")

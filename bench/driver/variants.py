@@ -31,14 +31,16 @@ VARIABLE_SETTINGS: dict[str, str] = {
     "FASTAPI_POOL_SIZE": "FastAPI's Tortoise pool on the async path",
     "FASTAPI_SYNC_THREADS": "FastAPI's threads (one database connection each) on the sync path",
     "DJANGO_DB_POOL": "Django ASGI's connection pool on PostgreSQL (0: a connection per request, 1: the pool)",
+    "DB_ENGINE": "the database server: mariadb or postgresql (docs/databases.md)",
 }
-BOOLEAN_SETTINGS = ("DJANGO_DB_POOL",)  # varied as 0 and 1, so every axis reads as numbers
+BOOLEAN_SETTINGS = ("DJANGO_DB_POOL",)  # varied as 0 and 1
+NAME_SETTINGS = ("DB_ENGINE",)  # varied by name: not a number (a row's `varied` leaves it out)
 UNIT_SEPARATOR = "@"
 # Settings only some apps read (the others are read by the stack's own entry: its workers and
 # threads keys); DB_LATENCY_MS is read by every app that talks to the database.
 APP_SETTINGS: dict[str, tuple[str, ...]] = {
-    "django": ("DB_LATENCY_MS", "DJANGO_DB_POOL"),
-    "fastapi": ("DB_LATENCY_MS", "FASTAPI_POOL_SIZE", "FASTAPI_SYNC_THREADS"),
+    "django": ("DB_LATENCY_MS", "DJANGO_DB_POOL", "DB_ENGINE"),
+    "fastapi": ("DB_LATENCY_MS", "FASTAPI_POOL_SIZE", "FASTAPI_SYNC_THREADS", "DB_ENGINE"),
     "raw": (),
 }
 
@@ -70,14 +72,22 @@ class Variant:
         return dict(self.values)
 
     def numbers(self) -> dict[str, float]:
-        return {k: float(v) for k, v in self.values}
+        return {k: float(v) for k, v in self.values if k not in NAME_SETTINGS}
 
     def unit(self, stack: str) -> str:
         return f"{stack}{UNIT_SEPARATOR}{self.label}" if self.values else stack
 
     def for_stack(self, stack: str) -> Variant:
-        """The part of this variant the stack reads: what its server is started with."""
-        return Variant(tuple((k, v) for k, v in self.values if reads(stack, k)))
+        """The part of this variant the stack reads: what its server is started with. Django's
+        pool is PostgreSQL's: on MariaDB a Django ASGI unit reads no DJANGO_DB_POOL."""
+        kept = tuple((k, v) for k, v in self.values if reads(stack, k))
+        if "DJANGO_DB_POOL" in dict(kept) and self.engine() != "postgresql":
+            kept = tuple((k, v) for k, v in kept if k != "DJANGO_DB_POOL")
+        return Variant(kept)
+
+    def engine(self) -> str:
+        """The database engine this variant runs on: its DB_ENGINE, else the settings'."""
+        return self.overrides.get("DB_ENGINE") or load().database.engine
 
     def settings(self) -> Settings:
         return load(self.overrides)
@@ -100,13 +110,16 @@ def variant_of(label: str) -> Variant:
 
 
 def _normal(key: str, raw: str) -> str:
-    """One value checked as settings.env would check it, written one way (1.0 -> 1)."""
+    """One value checked as settings.env would check it, written one way (1.0 -> 1, true -> 1).
+    Django's pool is checked on PostgreSQL here, and against the run's engines in parse_vary."""
     try:
-        load({key: raw})
+        checked = load({key: raw, **({"DB_ENGINE": "postgresql"} if key in BOOLEAN_SETTINGS else {})})
     except ConfigError as error:
         raise VaryError(f"--vary {key}={raw!r} is not allowed: {error.allowed}") from None
     if key in BOOLEAN_SETTINGS:
-        return "1" if load({key: raw}).django_db_pool else "0"
+        return "1" if checked.django_db_pool else "0"
+    if key in NAME_SETTINGS:
+        return raw
     number = float(raw)
     return f"{number:g}" if key == "DB_LATENCY_MS" else str(int(number))
 
@@ -126,7 +139,22 @@ def parse_vary(words: list[str]) -> dict[str, tuple[str, ...]]:
         if not raw_values:
             raise VaryError(f"--vary {word!r} is not allowed: at least one value, e.g. {key}=1,2")
         axes[key] = tuple(dict.fromkeys(_normal(key, v) for v in raw_values))
+    return check_axes(axes)
+
+
+def check_axes(axes: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """The axes, refused when they cannot mean what they say: Django's pool is PostgreSQL's."""
+    if "1" in axes.get("DJANGO_DB_POOL", ()) and "postgresql" not in axes.get("DB_ENGINE", (load().database.engine,)):
+        raise VaryError("DJANGO_DB_POOL=1 is not allowed on MariaDB: Django's pool is psycopg's (set "
+                        "DB_ENGINE=postgresql, or vary DB_ENGINE=mariadb,postgresql)")
     return axes
+
+
+def engine_settings(units: tuple[str, ...], settings: Settings) -> dict[str, Settings]:
+    """The run's database engines, each with its settings (the run's, on that engine)."""
+    engines = dict.fromkeys(unit_settings(unit, settings).database.engine for unit in units)
+    return {engine: settings if engine == settings.database.engine else load({"DB_ENGINE": engine})
+            for engine in engines}
 
 
 def build_variants(axes: dict[str, tuple[str, ...]]) -> list[Variant]:

@@ -25,7 +25,7 @@ from bench.analysis.compare import compare
 from bench.analysis.compare.compare_tables import Pooled
 from bench.analysis.frames import Run, RunError, load_run
 from bench.analysis.report import capacity, earlier, sweep
-from bench.analysis.report.context import engine_name
+from bench.analysis.report.context import ENGINE_NAMES
 from bench.analysis.sentences import fmt_interval, short
 from bench.analysis.stacks import endpoint_sort_key, endpoint_title, stack_label
 from bench.analysis.verdicts import LevelVerdict
@@ -155,9 +155,16 @@ def database_point(run: Run) -> str:
     database = run.meta("database")
     if not isinstance(database, dict):
         return "one database (not described in run.json)"
+    several = run.meta("databases")  # a run that varied DB_ENGINE: each engine's server
+    described = list(several.values()) if isinstance(several, dict) and several else [database]
+    return " and ".join(_one_database(d) for d in described)
+
+
+def _one_database(database: dict) -> str:
     host, port = database.get("host") or "an unrecorded host", database.get("port")
     where = f"{host}:{port}" if port else str(host)
-    kind = f"the lab's private {engine_name(run)}" if database.get("private") else engine_name(run)
+    engine = ENGINE_NAMES.get(database.get("engine") or "mariadb", str(database.get("engine")))
+    kind = f"the lab's private {engine}" if database.get("private") else engine
     return f"{kind} on {where}{', over loopback' if host in LOOPBACK else ''}"
 
 
@@ -234,11 +241,13 @@ def conditions(run: Run) -> str:
 
 
 def section(run: Run, levels: pd.DataFrame, async_line: str | None = None,
-            pooled: earlier.Pool | None = None, open_loop_lines: tuple[str, ...] = ()) -> str:
+            pooled: earlier.Pool | None = None, open_loop_lines: tuple[str, ...] = (),
+            database_line: str | None = None) -> str:
     """`## Answers`: three bullets, the conditions they hold under, and how to read them.
     `async_line`: the answer from a run that swept the database round trip (bench/analysis/report/sweep.py);
     `pooled`: this run with the earlier runs like it (bench/analysis/report/earlier.py);
-    `open_loop_lines`: the answer at a set arrival rate (bench/analysis/report/openloop.py), when measured."""
+    `open_loop_lines`: the answer at a set arrival rate (bench/analysis/report/openloop.py), when measured;
+    `database_line`: what the engine and Django's pool change (bench/analysis/report/databases.py)."""
     if run.app:
         question = f"ASGI or WSGI for this app ({run.app.get('name')})?"
         lines = [pair_answer(run, levels, question, DJANGO_ASGI, DJANGO_WSGI, pooled, ASGI_OR_WSGI),
@@ -247,6 +256,7 @@ def section(run: Run, levels: pd.DataFrame, async_line: str | None = None,
         lines = [pair_answer(run, levels, ASGI_OR_WSGI, DJANGO_ASGI, DJANGO_WSGI, pooled),
                  pair_answer(run, levels, FASTAPI_WORTH, FASTAPI, DJANGO_WSGI, pooled),
                  async_line or async_answer(run)]
+        lines += [database_line] if database_line else []
     lines += list(open_loop_lines)
     return "\n".join(["## Answers", "", *(f"- {line}" for line in lines), "", conditions(run), "",
                       ("Ratio: geometric mean of per-round throughput ratios [95 % interval], each endpoint at its "

@@ -23,6 +23,7 @@ from bench.analysis.report import (
     browser,
     capacity,
     context,
+    databases,
     earlier,
     openloop,
     precision,
@@ -96,7 +97,8 @@ def render_markdown(whole: Run, alike: list[Run] | None = None) -> str:
     pooled = earlier.pool(run, earlier.like_this(run) if alike is None else alike)
     parts = [
         context.title(whole),
-        answers.section(run, levels, capacity.async_answer(whole), pooled, openloop.answer_lines(whole)),
+        answers.section(run, levels, capacity.async_answer(whole), pooled, openloop.answer_lines(whole),
+                        databases.answer(whole)),
         *([along, f"*The sections below read {whole.variants[0] or 'the direct connection'} alone; "
                   "every flagged row of the run is listed under Flagged rows.*"] if along else []),
         openloop.section(whole),

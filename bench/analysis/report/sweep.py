@@ -49,11 +49,16 @@ def axis(run: Run) -> str | None:
     return next(iter(vary), None) if isinstance(vary, dict) and len(run.variants) > 1 else None
 
 
+# Settings varied by name: their values stand on the axis in this order (0, 1, ...).
+NAMED_VALUES = {"DB_ENGINE": ("mariadb", "postgresql")}
+
+
 def _value(variant: str, key: str) -> float:
     for part in variant.split(","):
         name, _, value = part.partition("=")
         if name == key:
-            return float(value)
+            names = NAMED_VALUES.get(key, ())
+            return float(names.index(value)) if value in names else float(value)
     return math.nan
 
 
@@ -167,6 +172,8 @@ def _where(endpoint: str, concurrency: int, series: str, several_levels: bool) -
 
 
 def _fmt_x(key: str, x: float) -> str:
+    if key in NAMED_VALUES and not math.isnan(x):
+        return f"{key}={NAMED_VALUES[key][int(x)]}"
     return f"{x:g} ms" if key == LATENCY else f"{key}={x:g}"
 
 
@@ -323,7 +330,10 @@ def draw(run: Run, path: Path, footer: str) -> Path | None:
             ax.set_xlabel("database round trip added (ms)" if key == LATENCY else key)
             ax.set_ylim(bottom=0)
             ax.grid(alpha=0.3)
-            ax.set_xticks(np.unique(frame["x"].to_numpy()))
+            ticks = np.unique(frame["x"].to_numpy())
+            ax.set_xticks(ticks)
+            if key in NAMED_VALUES:
+                ax.set_xticklabels([NAMED_VALUES[key][int(x)] for x in ticks])
     fig.legend(handles=list(handles.values()), loc="lower center", ncol=min(len(handles), 3), fontsize=8,
                frameon=False, bbox_to_anchor=(0.5, 0.025),
                title="n=: rounds counted at that point; hollow ring: a flagged row (see the report)", title_fontsize=8)
