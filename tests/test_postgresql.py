@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import uuid
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ from test_settings import lab_cgroups
 from bench.driver.dbprobe import open_probe
 from bench.driver.verify import verify
 from bench.schema import validate_row, validate_run
-from lab import db, postgresql
+from lab import db, mariadb, postgresql
 from lab.config import ROOT, load
 from lab.io_files import STATEMENTS_PER_REQUEST
 from lab.net import free_port, port_in_use
@@ -115,26 +114,46 @@ def test_each_stack_passes_the_gate_on_postgresql(pg_database, stack, env, conne
         assert per_request["transaction_control"] == {"begin": 8.0}, per_request
 
 
-def test_a_short_run_on_postgresql_with_the_pool_as_an_axis(pg_database, tmp_path):
-    """bench/run_wrk.sh on PostgreSQL, --vary DJANGO_DB_POOL=0,1: every unit passes the
-    gate; the rows are engine-neutral and valid; the sampler's new connections per request
-    agree with the gate's count from the log (a second way); the report reads them."""
+RUN_DB = "lab_test_engines_run"
+
+
+@pytest.fixture
+def run_databases(database, pg_database):
+    """The run's own database on each engine (it empties lab_records and audits), dropped after."""
+    yield RUN_DB
+    conn = mariadb.admin_connection(database)
+    try:
+        conn.cursor().execute(f"DROP DATABASE IF EXISTS `{RUN_DB}`")
+    finally:
+        conn.close()
+    with postgresql.admin_connection(pg_database, dbname="postgres") as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {RUN_DB} WITH (FORCE)")
+
+
+def test_a_short_run_on_both_engines_with_the_pool_as_an_axis(run_databases, tmp_path):
+    """bench/run_wrk.sh --vary DB_ENGINE=mariadb,postgresql --vary DJANGO_DB_POOL=false,true:
+    every unit passes the gate on its engine; the rows are engine-neutral and valid; the
+    sampler's new connections per request agree with the gate's count from each server's own
+    log (a second way); the report answers what the engine and the pool change."""
     out = tmp_path / "results"
-    marker = uuid.uuid4().hex
-    env = {**os.environ, **PG, "DB_NAME": "lab_test_pg_run", "IO_DIR": str(tmp_path / "io"), "BENCH_MARK": marker}
+    env = {**os.environ, "DB_NAME": run_databases, "IO_DIR": str(tmp_path / "io")}
     result = subprocess.run([ROOT / "bench" / "run_wrk.sh", "--stacks", "django-wsgi django-asgi", "--endpoints",
                              "sync-io", "--concurrency", "4", "--profile", "smoke", "--duration", "2",
-                             "--repeats", "1", "--vary", "DJANGO_DB_POOL=false,true", "--out", str(out), "--report"],
+                             "--repeats", "1", "--vary", "DB_ENGINE=mariadb,postgresql",
+                             "--vary", "DJANGO_DB_POOL=false,true", "--out", str(out), "--report"],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     run_dir = Path(os.path.realpath(out / "latest"))
     run = json.loads((run_dir / "run.json").read_text())
     rows = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
     assert validate_run(run) == [] and run["status"] == "complete"
-    assert run["metadata"]["database"]["engine"] == "postgresql"
+    assert set(run["metadata"]["databases"]) == {"mariadb", "postgresql"}
+    assert run["metadata"]["databases"]["postgresql"]["server_version"].startswith(("15", "16", "17"))
     assert run["metadata"]["settings"]["database"]["password"] == "***"
-    units = {unit: info for unit, info in run["stacks"].items()}
-    assert set(units) == {"django-wsgi", "django-asgi@DJANGO_DB_POOL=0", "django-asgi@DJANGO_DB_POOL=1"}
+    units = run["stacks"]
+    assert set(units) == {"django-wsgi@DB_ENGINE=mariadb", "django-asgi@DB_ENGINE=mariadb",
+                          "django-wsgi@DB_ENGINE=postgresql", "django-asgi@DB_ENGINE=postgresql,DJANGO_DB_POOL=0",
+                          "django-asgi@DB_ENGINE=postgresql,DJANGO_DB_POOL=1"}
     assert all(info["verification"]["passed"] for info in units.values())
     per_request = {}
     for row in rows:
@@ -142,9 +161,17 @@ def test_a_short_run_on_postgresql_with_the_pool_as_an_axis(pg_database, tmp_pat
         assert row["status"] == "ok" and row["db"]["cpu_ms_per_req"] > 0
         per_request[(row["stack"], row["variant"])] = row["db"]["new_connections"] / row["requests"]
     # a connection per request without the pool (give or take the requests in flight at the window's ends)
-    assert per_request[("django-asgi", "DJANGO_DB_POOL=0")] == pytest.approx(1.0, abs=0.2)
-    assert per_request[("django-asgi", "DJANGO_DB_POOL=1")] < 0.1 and per_request[("django-wsgi", "")] < 0.1
-    assert "DJANGO_DB_POOL" in (run_dir / "report.md").read_text()
+    for unit in (("django-asgi", "DB_ENGINE=mariadb"), ("django-asgi", "DB_ENGINE=postgresql,DJANGO_DB_POOL=0")):
+        assert per_request[unit] == pytest.approx(1.0, abs=0.2), unit
+        assert units["@".join(unit)]["verification"]["statements_per_request"]["sync-io"]["connections"] == 1
+    for unit in (("django-asgi", "DB_ENGINE=postgresql,DJANGO_DB_POOL=1"), ("django-wsgi", "DB_ENGINE=mariadb"),
+                 ("django-wsgi", "DB_ENGINE=postgresql")):
+        assert per_request[unit] < 0.1, unit
+    answer = next(line for line in (run_dir / "report.md").read_text().splitlines()
+                  if "What do the database and Django's pool change?" in line)
+    for setting in ("MariaDB", "PostgreSQL without a pool", "PostgreSQL with Django’s pool"):
+        assert setting in answer
+    assert answer.endswith("MariaDB 1, PostgreSQL without a pool 1, PostgreSQL with Django’s pool 0.")
 
 
 @pytest.mark.parametrize(("env", "allowed"), [

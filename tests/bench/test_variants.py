@@ -97,3 +97,30 @@ def test_a_stack_runs_once_per_value_of_the_settings_it_reads():
                      "fastapi@DB_LATENCY_MS=5", "django-wsgi@DB_LATENCY_MS=5,DJANGO_WSGI_BLOCKING_THREADS=32")
     assert reads("fastapi", "FASTAPI_POOL_SIZE") and not reads("django-asgi", "FASTAPI_POOL_SIZE")
     assert not reads("raw-asgi", "DB_LATENCY_MS") and reads("an-unknown-stack", "DB_LATENCY_MS")
+
+
+def test_the_database_engine_and_djangos_pool_are_axes():
+    axes = parse_vary(["DB_ENGINE=mariadb,postgresql", "DJANGO_DB_POOL=false,true,0"])
+    assert axes == {"DB_ENGINE": ("mariadb", "postgresql"), "DJANGO_DB_POOL": ("0", "1")}
+    units = stack_units(build_variants(axes), ("django-wsgi", "django-asgi", "fastapi", "raw-wsgi"))
+    # Django's pool is PostgreSQL's: on MariaDB, Django ASGI reads no DJANGO_DB_POOL (one unit, not two);
+    # WSGI never reads it; the framework-free app reads no database setting at all.
+    assert units == ("django-wsgi@DB_ENGINE=mariadb", "django-asgi@DB_ENGINE=mariadb", "fastapi@DB_ENGINE=mariadb",
+                     "raw-wsgi", "django-wsgi@DB_ENGINE=postgresql",
+                     "django-asgi@DB_ENGINE=postgresql,DJANGO_DB_POOL=0", "fastapi@DB_ENGINE=postgresql",
+                     "django-asgi@DB_ENGINE=postgresql,DJANGO_DB_POOL=1")
+    assert Variant((("DB_ENGINE", "postgresql"), ("DB_LATENCY_MS", "2"))).numbers() == {"DB_LATENCY_MS": 2.0}
+    settings = Variant((("DB_ENGINE", "postgresql"), ("DJANGO_DB_POOL", "1"))).settings()
+    assert settings.database.engine == "postgresql" and settings.django_db_pool
+
+
+@pytest.mark.parametrize(("words", "message"), [
+    (["DB_ENGINE=oracle"], "--vary DB_ENGINE='oracle' is not allowed: mariadb or postgresql"),
+    (["DJANGO_DB_POOL=maybe"], "--vary DJANGO_DB_POOL='maybe' is not allowed: true or false"),
+    (["DJANGO_DB_POOL=false,true"], "DJANGO_DB_POOL=1 is not allowed on MariaDB"),
+    (["DJANGO_DB_POOL=true", "DB_ENGINE=mariadb"], "DJANGO_DB_POOL=1 is not allowed on MariaDB"),
+])
+def test_a_pool_without_postgresql_or_an_unknown_engine_is_refused(words, message):
+    with pytest.raises(VaryError) as error:
+        parse_vary(words)
+    assert message in str(error.value) and "\n" not in str(error.value)
