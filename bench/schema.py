@@ -14,7 +14,13 @@ from typing import Any
 
 from bench.endpoints import ENDPOINTS, Endpoint
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+# Version 3 names the database's state in engine-neutral terms (MariaDB or PostgreSQL): a
+# version 2 run (MariaDB only) is read as version 3 by upgrade_row, and cannot be resumed.
+READABLE_SCHEMA_VERSIONS = (2, 3)
+V2_DB_KEYS = {"threads_connected_peak": "sessions_peak", "history_before": "backlog_before",
+              "history_after": "backlog_after"}
+V2_FLAGS = {"db_history_growth": "db_backlog_growth"}
 
 
 class Tool(StrEnum):
@@ -32,11 +38,12 @@ class Flag(StrEnum):
     INVALID = "invalid"  # the tool ran but its figure cannot be trusted (e.g. ab length failures)
     ERRORS = "errors"  # some requests failed (non-2xx, socket errors, timeouts)
     CLIENT_BOUND = "client_bound"  # load generator used > 80 % of its CPUs
-    DB_BOUND = "db_bound"  # MariaDB used > 80 % of DB_CPUS
-    # MariaDB, the relay and (on the same CPUs) the load generator used > 80 % of those CPUs together
+    DB_BOUND = "db_bound"  # the database server used > 80 % of DB_CPUS
+    # The database, the relay and (on the same CPUs) the load generator used > 80 % of those CPUs together
     SHARED_CPUS_BOUND = "shared_cpus_bound"
     DB_OPEN_TRANSACTIONS = "db_open_transactions"  # transactions still open after the level
-    DB_HISTORY_GROWTH = "db_history_growth"  # InnoDB history list grew over the level
+    # The backlog of old row versions grew over the level (DB_KEYS backlog_*)
+    DB_BACKLOG_GROWTH = "db_backlog_growth"
     # The level did not measure a steady state; counted nowhere (EXCLUDING_FLAGS).
     TOO_SHORT = "too_short"  # fewer than MIN_COMPLETIONS_PER_CONNECTION x concurrency requests completed
     # Closed loop: counted RPS and Little's law (concurrency / mean latency) differ > 10 %. Open loop: the mean
@@ -135,11 +142,13 @@ DB_KEYS = (
     "cpu_pct",
     "cpu_share",
     "cpu_ms_per_req",
-    "threads_connected_peak",
-    "new_connections",
-    "history_before",
-    "history_after",
-    "open_trx_before",
+    "sessions_peak",  # sessions open at once, most seen (MariaDB's Threads_connected, PostgreSQL's client backends)
+    "new_connections",  # connections the server accepted during the level
+    # Old row versions a snapshot holds back from purge: InnoDB's history list length, or the age in
+    # transactions of the oldest snapshot a lab session holds on PostgreSQL.
+    "backlog_before",
+    "backlog_after",
+    "open_trx_before",  # transactions open in the lab's database
     "open_trx_after",
 )
 CLIENT_KEYS = ("cpu_pct", "cpu_share", "cpus")
@@ -205,6 +214,17 @@ def _check_fields(obj: dict, fields: dict[str, Any], where: str) -> list[str]:
         elif not isinstance(obj[key], kind) or (kind is int and isinstance(obj[key], bool)):
             problems.append(f"{where}: {key!r} is {type(obj[key]).__name__}, expected {kind}")
     return problems
+
+
+def upgrade_row(row: dict) -> dict:
+    """A version 2 row as version 3 (its database keys and flag renamed); others unchanged."""
+    if row.get("schema_version") != 2:
+        return row
+    db = row.get("db")
+    return {**row, "schema_version": SCHEMA_VERSION,
+            "db": {V2_DB_KEYS.get(k, k): v for k, v in db.items()} if isinstance(db, dict) else db,
+            "flags": [V2_FLAGS.get(f, f) for f in row["flags"]] if isinstance(row.get("flags"), list) else
+            row.get("flags")}
 
 
 def validate_row(row: dict, endpoints: tuple[str, ...] | list[str] | None = None) -> list[str]:

@@ -114,6 +114,40 @@ def test_each_stack_passes_the_gate_on_postgresql(pg_database, stack, env, conne
         assert per_request["transaction_control"] == {"begin": 8.0}, per_request
 
 
+@pytest.mark.parametrize("serve_env", [
+    {"USE_ASGI": "false"},
+    {"USE_ASGI": "true", "DJANGO_DB_POOL": "true"},
+    {"STACK": "fastapi"},
+])
+def test_each_app_served_by_hand_on_postgresql(pg_database, serve_env, tmp_path):
+    """As the README prints it: `DB_ENGINE=postgresql make db`, then each app served by hand
+    with `scripts/serve.sh` on PostgreSQL, its users page counted and the io workload answered,
+    stopped with Ctrl-C."""
+    env = {**os.environ, **PG, "IO_DIR": str(tmp_path / "io"), **serve_env}
+    made = subprocess.run(["make", "db"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr[-2000:]
+    port = free_port()
+    serve = subprocess.Popen(["scripts/serve.sh", env.pop("STACK", "django"), "--port", str(port)], cwd=ROOT,
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             start_new_session=True)
+    try:
+        banner = serve.stdout.readline()
+        assert banner.startswith(("serving django-", "serving fastapi")), banner + serve.stderr.read()
+        count = subprocess.run(f"curl -s http://127.0.0.1:{port}/sync/ | grep -c '<tr><td>'", shell=True,
+                               capture_output=True, text=True, timeout=60)
+        assert count.stdout.strip() == "1000", count
+        info = json.loads(subprocess.run(["curl", "-s", f"http://127.0.0.1:{port}/info/"], capture_output=True,
+                                         text=True, timeout=60).stdout)
+        assert info["db_engine"] == "postgresql", info
+        io = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
+                             f"http://127.0.0.1:{port}/sync/io/"], capture_output=True, text=True, timeout=60)
+        assert io.stdout == "200"
+    finally:
+        os.killpg(serve.pid, 2)  # Ctrl-C
+        serve.wait(timeout=30)
+    assert not port_in_use("127.0.0.1", port)
+
+
 RUN_DB = "lab_test_engines_run"
 
 

@@ -45,6 +45,14 @@ COVERED: dict[str, str] = {
     r"bench/run_wrk\.sh --app ~/notes\.toml --report": "tests/test_readme_commands.py::"
                                                        "test_your_own_app_as_the_readme_shows",
     r"bench/run_ab\.sh --app": "tests/bench/test_app_run.py::test_ab_posts_the_requests_body_with_its_content_type",
+    r"DB_ENGINE=postgresql make db": "tests/test_postgresql.py::test_each_app_served_by_hand_on_postgresql",
+    r"DB_ENGINE=postgresql (DJANGO_DB_POOL=true )?(USE_ASGI=(true|false) )?scripts/serve\.sh (django|fastapi)":
+        "tests/test_postgresql.py::test_each_app_served_by_hand_on_postgresql",
+    r"scripts/serve\.sh fastapi": "tests/test_postgresql.py::test_each_app_served_by_hand_on_postgresql",
+    r"DB_ENGINE=postgresql make bench": ("tests/test_make_bench.py::"
+                                        "test_make_bench_on_postgresql_writes_report_and_charts"),
+    r"(DB_ENGINE=postgresql )?make bench PROFILE=(pool|databases)": (
+        "tests/test_make_bench.py::test_make_bench_profile_openloop_measures_with_wrk_and_the_open_loop_generator"),
     r"make bench PROFILE=openloop": ("tests/test_make_bench.py::"
                                      "test_make_bench_profile_openloop_measures_with_wrk_and_the_open_loop_generator"),
     r'bench/run_openloop\.sh( --rates "[^"]+")?( --slo-ms \d+)?( --endpoints \S+)?( --report)?':

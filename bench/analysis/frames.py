@@ -31,6 +31,7 @@ from bench.schema import (
     NOISE_KEYS,
     OPTIONAL_ROW_FIELDS,
     RATE_KEYS,
+    READABLE_SCHEMA_VERSIONS,
     RELAY_KEYS,
     ROW_FIELDS,
     SCHEMA_VERSION,
@@ -40,6 +41,7 @@ from bench.schema import (
     WINDOW_KEYS,
     Tool,
     exclusions,
+    upgrade_row,
     validate_row,
     validate_run,
 )
@@ -203,9 +205,11 @@ def load_run(path: str | Path) -> Run:
         raise RunError(f"{path}/run.json: unreadable ({exc})") from None
     if not isinstance(info, dict):
         raise RunError(f"{path}/run.json: not a JSON object")
-    if info.get("schema_version") != SCHEMA_VERSION:
+    if info.get("schema_version") not in READABLE_SCHEMA_VERSIONS:
         raise RunError(f"{path}/run.json: schema_version {info.get('schema_version')}, this analysis reads "
-                       f"{SCHEMA_VERSION} (every stack measured in interleaved rounds); measure again")
+                       f"{' and '.join(map(str, READABLE_SCHEMA_VERSIONS))} (every stack measured in interleaved "
+                       "rounds); measure again")
+    info = {**info, "schema_version": SCHEMA_VERSION}  # a version 2 run's rows are read as version 3 (upgrade_row)
     problems = [f"run.json: {p}" for p in validate_run(info)]
     endpoints = info.get("endpoints")
     rows, row_problems = _read_rows(path / "results.jsonl", endpoints if isinstance(endpoints, list) else None)
@@ -232,9 +236,10 @@ def _read_rows(path: Path, endpoints: list[str] | None = None) -> tuple[list[dic
         except ValueError:
             problems.append(_not_json(number, torn=number == last))
             continue
-        if isinstance(row, dict) and row.get("schema_version") != SCHEMA_VERSION:
+        if isinstance(row, dict) and row.get("schema_version") not in READABLE_SCHEMA_VERSIONS:
             old += 1
             continue
+        row = upgrade_row(row) if isinstance(row, dict) else row
         broken = validate_row(row, endpoints) if isinstance(row, dict) else ["not a JSON object"]
         if broken:
             problems.append(f"results.jsonl line {number}: ignored, {'; '.join(broken)}")
@@ -242,7 +247,8 @@ def _read_rows(path: Path, endpoints: list[str] | None = None) -> tuple[list[dic
             rows.append(row)
     if old:
         problems.insert(0, f"results.jsonl: {old} row(s) of another schema_version refused (this analysis "
-                           f"reads {SCHEMA_VERSION}: every stack measured in interleaved rounds)")
+                           f"reads {' and '.join(map(str, READABLE_SCHEMA_VERSIONS))}: every stack measured in "
+                           "interleaved rounds)")
     return rows, problems
 
 

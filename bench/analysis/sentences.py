@@ -28,7 +28,7 @@ CAUTIONS = {
                             "80 % of the CPUs they share): they measure the database side, not the stack",
     Flag.ERRORS: "had failed requests",
     Flag.DB_OPEN_TRANSACTIONS: "left transactions open in the database",
-    Flag.DB_HISTORY_GROWTH: ("let the database's backlog grow (InnoDB's history list, or the age of PostgreSQL's "
+    Flag.DB_BACKLOG_GROWTH: ("let the database's backlog grow (InnoDB's history list, or the age of PostgreSQL's "
                             "oldest snapshot)"),
 }
 SHORT = {s.id: s.short for s in STACKS.values()}

@@ -25,7 +25,7 @@ from bench.schema import (
 )
 
 MARKED_FLAGS = (Flag.CLIENT_BOUND, Flag.DB_BOUND, Flag.SHARED_CPUS_BOUND, Flag.ERRORS, Flag.DB_OPEN_TRANSACTIONS,
-                Flag.DB_HISTORY_GROWTH)
+                Flag.DB_BACKLOG_GROWTH)
 
 
 def noise_rule(run: Run) -> str:

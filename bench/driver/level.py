@@ -34,7 +34,7 @@ from lab.serve import Server, ServerDied
 CLIENT_BOUND_SHARE = 0.8
 DB_BOUND_SHARE = 0.8
 SHARED_BOUND_SHARE = 0.8
-HISTORY_GROWTH_LIMIT = 1000  # undo log records left unpurged after a level
+BACKLOG_GROWTH_LIMIT = 1000  # old row versions (InnoDB undo records; PostgreSQL transactions) held back after a level
 WARMUP_FLOOR_S = 10
 
 
@@ -75,9 +75,9 @@ def resource_flags(status: str, valid: bool, error_count: int | None, client: di
         flags.append(Flag.SHARED_CPUS_BOUND)
     if database.get("open_trx_after"):
         flags.append(Flag.DB_OPEN_TRANSACTIONS)
-    before, after = database.get("history_before"), database.get("history_after")
-    if before is not None and after is not None and after - before > HISTORY_GROWTH_LIMIT:
-        flags.append(Flag.DB_HISTORY_GROWTH)
+    before, after = database.get("backlog_before"), database.get("backlog_after")
+    if before is not None and after is not None and after - before > BACKLOG_GROWTH_LIMIT:
+        flags.append(Flag.DB_BACKLOG_GROWTH)
     return [str(f) for f in flags]
 
 
@@ -193,7 +193,7 @@ def measure_level(context: LevelContext, unit: str, round_: Round, rps_estimate:
             after_s, _ = wait_drained(context.fleet.watched(), [context.probe] if context.probe else [])
             if context.probe:
                 measured.database["open_trx_after"] = context.probe.open_transactions()
-                measured.database["history_after"] = context.probe.backlog()
+                measured.database["backlog_after"] = context.probe.backlog()
         except DatabaseGone as error:
             measured.gone = error
     row = build_row(context, unit, round_, measured, window, warm,

@@ -89,7 +89,7 @@ def process_memory(pids: set[int]) -> int:
 
 @dataclass
 class _Peaks:
-    threads_connected: int = 0
+    sessions: int = 0
     memory_bytes: int = 0
     error: str | None = None
 
@@ -117,7 +117,7 @@ class _Poller(threading.Thread):
                 try:
                     if probe:
                         connected = probe.connected()
-                        self.peaks.threads_connected = max(self.peaks.threads_connected, connected)
+                        self.peaks.sessions = max(self.peaks.sessions, connected)
                 except DatabaseGone as error:
                     self.peaks.error = str(error)
                     return
@@ -151,7 +151,7 @@ class LevelSample:
         self.throttle0 = (usage.throttled_periods, usage.throttled_ns) if usage else None
         self.db_cpu0 = self.db_cpu_s() if self.db_cpu_s else None
         self.opened0 = self.probe.connections_opened() if self.probe else None
-        self.history0 = self.probe.backlog() if self.probe else None
+        self.backlog0 = self.probe.backlog() if self.probe else None
         self.open_trx0 = self.probe.open_transactions() if self.probe else None
         self.poller = _Poller(self.settings, self._memory_now, database=self.probe is not None)
         self.poller.start()
@@ -199,12 +199,12 @@ class LevelSample:
             "cpu_pct": db_cpu / elapsed * 100 if db_cpu is not None else None,
             "cpu_share": db_cpu / elapsed / self.db_cpus if db_cpu is not None else None,
             "cpu_ms_per_req": per_req(db_cpu),
-            "threads_connected_peak": self.poller.peaks.threads_connected or None,
+            "sessions_peak": self.poller.peaks.sessions or None,
             # less the poller's own connection
             "new_connections": opened - self.opened0 - (self.poller.peaks.error is None)
             if opened is not None else None,
-            "history_before": self.history0,
-            "history_after": None,  # read after the drain (bench/driver/level.py)
+            "backlog_before": self.backlog0,
+            "backlog_after": None,  # read after the drain (bench/driver/level.py)
             "open_trx_before": self.open_trx0,
             "open_trx_after": None,
         }

@@ -9,7 +9,7 @@ import shutil
 from copy import deepcopy
 from pathlib import Path
 
-from bench.schema import EXCLUDING_FLAGS, SCHEMA_VERSION
+from bench.schema import EXCLUDING_FLAGS, READABLE_SCHEMA_VERSIONS, upgrade_row
 
 RUNS_ROOT = Path(os.environ.get("LAB_RUNS_DIR", Path(__file__).parents[2] / "fixtures" / "runs"))
 
@@ -28,12 +28,12 @@ def _varied(run_json: Path) -> bool:
 
 _ALL = sorted(p.parent for p in RUNS_ROOT.glob("*/run.json"))
 # Runs that varied a setting (a sweep) are read per setting; tests/bench/analysis/report/test_sweep.py reads them.
-SWEEP_DIRS = [d for d in _ALL if _schema(d / "run.json") == SCHEMA_VERSION and _varied(d / "run.json")]
-RUN_DIRS = [d for d in _ALL if _schema(d / "run.json") == SCHEMA_VERSION and d not in SWEEP_DIRS]
+SWEEP_DIRS = [d for d in _ALL if _schema(d / "run.json") in READABLE_SCHEMA_VERSIONS and _varied(d / "run.json")]
+RUN_DIRS = [d for d in _ALL if _schema(d / "run.json") in READABLE_SCHEMA_VERSIONS and d not in SWEEP_DIRS]
 if not RUN_DIRS:
     _old = ", ".join(d.name for d in _ALL) or "none"
-    raise RuntimeError(f"no saved run folders of schema_version {SCHEMA_VERSION} under {RUNS_ROOT} (found: "
-                       f"{_old}); the analysis tests need real runs there (LAB_RUNS_DIR points elsewhere)")
+    raise RuntimeError(f"no saved run folders of a schema_version in {READABLE_SCHEMA_VERSIONS} under {RUNS_ROOT} "
+                       f"(found: {_old}); the analysis tests need real runs there (LAB_RUNS_DIR points elsewhere)")
 EXCLUDING = {f.value for f in EXCLUDING_FLAGS}
 
 
@@ -43,7 +43,7 @@ def read_rows(run_dir: Path, open_loop: bool = False) -> list[dict]:
     rows = []
     for line in (run_dir / "results.jsonl").read_text().splitlines():
         with contextlib.suppress(ValueError):  # an interrupted run's cut-short last line
-            row = json.loads(line)
+            row = upgrade_row(json.loads(line))  # a version 2 row read as the analysis reads it
             if (row.get("rate") is not None) == open_loop:
                 rows.append(row)
     return rows

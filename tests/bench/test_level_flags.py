@@ -5,7 +5,7 @@ import pytest
 from bench.driver.level import resource_flags, shared_cpus_share
 from bench.driver.noise import NOISY_SHARE, Noise
 
-QUIET_DB = {"cpu_share": 0.1, "open_trx_after": 0, "history_before": 10, "history_after": 20}
+QUIET_DB = {"cpu_share": 0.1, "open_trx_after": 0, "backlog_before": 10, "backlog_after": 20}
 
 
 def test_a_clean_level_has_no_flags():
@@ -20,8 +20,8 @@ def test_a_clean_level_has_no_flags():
     ("ok", True, 0, {"cpu_share": 0.8}, QUIET_DB, []),
     ("ok", True, 0, {"cpu_share": 0.1}, {**QUIET_DB, "cpu_share": 0.9}, ["db_bound"]),
     ("ok", True, 0, {"cpu_share": 0.1}, {**QUIET_DB, "open_trx_after": 1}, ["db_open_transactions"]),
-    ("ok", True, 0, {"cpu_share": 0.1}, {**QUIET_DB, "history_after": 1011}, ["db_history_growth"]),
-    ("ok", True, 0, {"cpu_share": 0.1}, {**QUIET_DB, "history_after": None}, []),
+    ("ok", True, 0, {"cpu_share": 0.1}, {**QUIET_DB, "backlog_after": 1011}, ["db_backlog_growth"]),
+    ("ok", True, 0, {"cpu_share": 0.1}, {**QUIET_DB, "backlog_after": None}, []),
 ])
 def test_each_reading_earns_its_flag(status, valid, errors, client, db, expected):
     assert resource_flags(status, valid, errors, client, db) == expected

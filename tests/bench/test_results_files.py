@@ -10,20 +10,23 @@ import stat
 from pathlib import Path
 
 import pytest
-from saved_runs import RUN_DIRS, read_rows
+from saved_runs import RUN_DIRS
 
-from bench.analysis.frames import load_run
+from bench.analysis.frames import RunError, load_run
 from bench.driver.results import ResultsCorrupt, RunFiles
+from bench.schema import DB_KEYS, SCHEMA_VERSION, upgrade_row, validate_row
 
 SOURCE = RUN_DIRS[0]
 
 
 @pytest.fixture
 def files(tmp_path) -> RunFiles:
+    """A copy of a saved run, as this schema version writes it (a saved run may be older)."""
     run_dir = tmp_path / SOURCE.name
     run_dir.mkdir()
-    shutil.copy(SOURCE / "run.json", run_dir)
-    shutil.copy(SOURCE / "results.jsonl", run_dir)
+    info = json.loads((SOURCE / "run.json").read_text())
+    (run_dir / "run.json").write_text(json.dumps({**info, "schema_version": SCHEMA_VERSION}))
+    (run_dir / "results.jsonl").write_text("".join(json.dumps(row) + "\n" for row in read_rows(SOURCE)))
     return RunFiles(run_dir)
 
 
@@ -152,3 +155,35 @@ def test_run_json_and_rewrites_reach_the_disk_before_and_after_the_rename(files,
     rewritten = files.results.stat().st_ino
     assert events[-3:] == [("fsync-file", rewritten), ("replace", rewritten), ("fsync-dir", folder)]
     assert ("fsync-file", (files.dir / "results.jsonl.torn").stat().st_ino) in events[:-3]
+
+
+def test_a_version_2_run_is_read_as_version_3_with_the_database_keys_renamed(tmp_path):
+    """Version 3 names the database's state engine-neutrally; a saved version 2 run (MariaDB's
+    names) reads with its keys and flag renamed, and follows the version 3 contract."""
+    v2 = read_info_and_first_row(RUN_DIRS[0])
+    assert v2["schema_version"] == 2 and "history_before" in v2["db"]
+    v2["flags"] = ["db_history_growth"]
+    row = upgrade_row(v2)
+    assert row["schema_version"] == SCHEMA_VERSION == 3 and row["flags"] == ["db_backlog_growth"]
+    assert set(row["db"]) == set(DB_KEYS)
+    assert row["db"]["backlog_before"] == v2["db"]["history_before"]
+    assert row["db"]["sessions_peak"] == v2["db"]["threads_connected_peak"]
+    assert validate_row(row) == []
+    assert upgrade_row(row) == row
+    run = load_run(RUN_DIRS[0])
+    assert run.info["schema_version"] == 3 and "db_backlog_before" in run.rows.columns
+    old = tmp_path / "old"
+    shutil.copytree(RUN_DIRS[0], old)
+    info = json.loads((old / "run.json").read_text())
+    (old / "run.json").write_text(json.dumps({**info, "schema_version": 1}))
+    with pytest.raises(RunError, match="schema_version 1, this analysis reads 2 and 3"):
+        load_run(old)
+
+
+def read_info_and_first_row(run_dir: Path) -> dict:
+    return json.loads((run_dir / "results.jsonl").read_text().splitlines()[0])
+
+
+def read_rows(run_dir: Path) -> list[dict]:
+    """The saved rows as this schema version writes them (upgraded when older)."""
+    return [upgrade_row(json.loads(line)) for line in (run_dir / "results.jsonl").read_text().splitlines()]

@@ -33,7 +33,7 @@ MARKS: dict[str, Mark] = {
     Flag.SHARED_CPUS_BOUND: Mark("H", 130, "shared-CPU-bound: measures the database side"),
     Flag.ERRORS: Mark("*", 140, "some requests failed"),
     Flag.DB_OPEN_TRANSACTIONS: Mark("P", 165, "transactions left open"),
-    Flag.DB_HISTORY_GROWTH: Mark("h", 190, "database backlog grew"),
+    Flag.DB_BACKLOG_GROWTH: Mark("h", 190, "database backlog grew"),
     Flag.TOO_SHORT: Mark("v", 75, "too short (not counted)"),
     Flag.NOT_STEADY: Mark("<", 100, "not steady: Little's law, or an open loop's drift (not counted)"),
     Flag.NOT_DRAINED: Mark(">", 125, "server not drained (not counted)"),

@@ -228,9 +228,9 @@ def _why(row: Any) -> str:
     if Flag.DB_OPEN_TRANSACTIONS in row.flags:
         reasons.append(f"open transactions {_plain_num(row.db_open_trx_before)} → "
                        f"{_plain_num(row.db_open_trx_after)}")
-    if Flag.DB_HISTORY_GROWTH in row.flags:
-        reasons.append(f"database backlog {_plain_num(row.db_history_before)} → "
-                       f"{_plain_num(row.db_history_after)}")
+    if Flag.DB_BACKLOG_GROWTH in row.flags:
+        reasons.append(f"database backlog {_plain_num(row.db_backlog_before)} → "
+                       f"{_plain_num(row.db_backlog_after)}")
     return "; ".join(reasons) or "flagged"
 
 
