@@ -59,7 +59,12 @@ def _as_server_user(command: list[str]) -> list[str]:
     """PostgreSQL will not run as root: as root, in a user namespace where it is not."""
     if os.geteuid() != 0:
         return command
-    return ["unshare", "--user", f"--map-user={NAMESPACE_UID}", f"--map-group={NAMESPACE_UID}", *command]
+    namespace = ["unshare", "--user", f"--map-user={NAMESPACE_UID}", f"--map-group={NAMESPACE_UID}"]
+    if subprocess.run([*namespace, "true"], capture_output=True).returncode != 0:
+        raise DatabaseError("PostgreSQL will not run as root, and this machine allows root no user namespace to "
+                            "run it in (unshare --user failed): run the lab as an ordinary user (set-up asks sudo "
+                            "only to install packages)")
+    return [*namespace, *command]
 
 
 def admin_password() -> str:

@@ -26,6 +26,7 @@ from matplotlib.lines import Line2D
 
 from bench.analysis import markdown, stats, verdicts
 from bench.analysis.frames import Run, round_ratios
+from bench.analysis.report.context import ENGINE_NAMES
 from bench.analysis.sentences import fmt_interval, short
 from bench.analysis.stacks import endpoint_sort_key, endpoint_title, stack_label, stack_sort_key, stack_style
 from bench.endpoints import ENDPOINTS, Limit
@@ -227,9 +228,16 @@ def _kind(verdict: stats.Verdict) -> str:
 
 
 def _relay_lines(run: Run) -> list[str]:
+    """The relay's check, one line per database engine it stood in front of."""
+    relays = run.meta("relays")  # a run that varied DB_ENGINE: each engine's relay
+    if isinstance(relays, dict) and relays:
+        return [f"To {ENGINE_NAMES.get(engine, engine)}: {line}" for engine, relay in relays.items()
+                for line in _relay_line(relay)]
     relay = run.meta("relay")
-    if not isinstance(relay, dict):
-        return []
+    return _relay_line(relay) if isinstance(relay, dict) else []
+
+
+def _relay_line(relay: dict) -> list[str]:
     direct, cost = relay.get("direct_round_trip_ms") or {}, relay.get("relay_cost_ms") or {}
     drivers = list(direct)  # the engine's (sync, async) drivers: mysqlclient, aiomysql or psycopg, asyncpg
 

@@ -51,7 +51,7 @@ def test_old_schema_rows_are_refused_in_one_line(tmp_path):
     run = load_run(write_run(RUN_DIRS[0], tmp_path / "run", rows))
     assert run.rows.empty
     assert [p for p in run.problems if "schema_version" in p] == [
-        f"results.jsonl: {len(rows)} row(s) of another schema_version refused (this analysis reads 2: every "
+        f"results.jsonl: {len(rows)} row(s) of another schema_version refused (this analysis reads 2 and 3: every "
         "stack measured in interleaved rounds)"]
 
 
