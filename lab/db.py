@@ -13,7 +13,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import shutil
+import signal
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -21,6 +25,7 @@ from lab.config import Settings, load_or_exit
 from lab.errors import USAGE_ERROR, LabError, guarded
 
 ENGINE_MODULES = {"mariadb": "lab.mariadb", "postgresql": "lab.postgresql"}
+STOP_TIMEOUT_S = 60
 
 
 class DatabaseError(LabError, RuntimeError):
@@ -52,6 +57,78 @@ def stop(settings: Settings) -> None:
 def running_pid(settings: Settings) -> int | None:
     """The private server's pid while it runs (None for a DATABASE_URL server)."""
     return engine(settings).running_pid() if settings.database.private else None
+
+
+def status(settings: Settings) -> int:
+    """One line on the server: 0 when it runs (or is a DATABASE_URL server), 1 when not."""
+    db = settings.database
+    if not db.private:
+        print(f"db: external server {db.host}:{db.port}/{db.name} (DATABASE_URL)")
+        return 0
+    module = engine(settings)
+    pid = module.running_pid()
+    if pid is None:
+        print(f"db: not running (datadir {module.DATA_DIR})")
+        return 1
+    print(f"db: running pid {pid}, {module.describe(settings)}, datadir {module.DATA_DIR}")
+    return 0
+
+
+def reset(settings: Settings) -> None:
+    """Stop, delete the private server's folder, start afresh (the lab's data only)."""
+    if not settings.database.private:
+        raise DatabaseError("reset works on the private instance only; DATABASE_URL is set")
+    module = engine(settings)
+    module.stop()
+    shutil.rmtree(module.SERVER_DIR, ignore_errors=True)
+    module.start(settings)
+
+
+def stop_server(pid: int | None, name: str, how: signal.Signals) -> None:
+    """Ask the server to stop (`how`: each engine's clean shutdown), wait up to
+    STOP_TIMEOUT_S for it to exit, else kill it."""
+    if pid is None:
+        print("db: not running")
+        return
+    os.kill(pid, how)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if exited(pid):
+            print(f"db: stopped {name} pid {pid}")
+            return
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+    print(f"db: {name} pid {pid} did not stop in {STOP_TIMEOUT_S} s; killed")
+
+
+def refuse_foreign(name: str, foreign: list[str]) -> None:
+    """A DATABASE_URL database holding anything but the lab's tables is refused: the lab
+    migrates, seeds and empties its tables, so it works only in an empty or lab-only database."""
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise DatabaseRefused(f"DATABASE_URL database {name!r} holds tables that are not the lab's ({shown}); "
+                              "give an empty database or one only the lab uses")
+
+
+def lab_server_pid(read_pid: Callable[[], str], ours: Callable[[int], bool]) -> int | None:
+    """The pid a server's pid file names, only while that process is still the lab's server
+    (`ours`): a stale pid file whose number now belongs to another process names nothing
+    (stop would otherwise signal that process)."""
+    try:
+        pid = int(read_pid())
+        os.kill(pid, 0)
+    except (FileNotFoundError, ValueError, IndexError, ProcessLookupError):
+        return None
+    return pid if ours(pid) else None
+
+
+def command_line(pid: int) -> tuple[str, list[bytes]]:
+    """(program name, argv) of a process; ("", []) when it is gone."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "", []
+    return (Path(os.fsdecode(argv[0])).name if argv and argv[0] else ""), argv
 
 
 def check_writable(folder: Path) -> None:
@@ -93,9 +170,9 @@ def main(argv: list[str]) -> int:
         elif action == "stop":
             module.stop()
         elif action == "status":
-            return module.status(settings)
+            return status(settings)
         else:
-            module.reset(settings)
+            reset(settings)
     except DatabaseError as error:
         print(f"db: {error}", file=sys.stderr)
         return error.exit_code

@@ -13,22 +13,21 @@ import shutil
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import MySQLdb
 
 from lab.config import ROOT, Settings, format_cpus
-from lab.db import DatabaseError, DatabaseRefused, check_writable, exited
+from lab.db import DatabaseError, check_writable, command_line, lab_server_pid, refuse_foreign, stop_server
 from lab.log_tail import log_tail
 from lab.net import port_in_use
 
 MYSQL_DIR = ROOT / "var" / "mysql"
+SERVER_DIR = MYSQL_DIR  # what `scripts/db.sh reset` deletes
 DATA_DIR = MYSQL_DIR / "data"
 SOCKET = MYSQL_DIR / "mysqld.sock"
 PID_FILE = MYSQL_DIR / "mariadbd.pid"
 ERROR_LOG = MYSQL_DIR / "error.log"
 START_TIMEOUT_S = 60
-STOP_TIMEOUT_S = 60
 # Access denied to a database, a command on a table, a column, or a privilege (PROCESS, SUPER).
 PRIVILEGE_ERRORS = {1044, 1142, 1143, 1227}
 INSTALL_HINT = "install it with: sudo apt-get install mariadb-server (or run scripts/setup.sh)"
@@ -54,20 +53,11 @@ def running_pid() -> int | None:
     """The pid in var/mysql/mariadbd.pid, only while that process is this lab's mariadbd
     on this lab's data folder: a stale pid file whose number now belongs to another
     process names nothing (stop would otherwise signal that process)."""
-    try:
-        pid = int(PID_FILE.read_text().strip())
-        os.kill(pid, 0)
-    except (FileNotFoundError, ValueError, ProcessLookupError):
-        return None
-    return pid if is_lab_mariadbd(pid) else None
+    return lab_server_pid(lambda: PID_FILE.read_text().strip(), is_lab_mariadbd)
 
 
 def is_lab_mariadbd(pid: int) -> bool:
-    try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    program = Path(os.fsdecode(argv[0])).name if argv and argv[0] else ""
+    program, argv = command_line(pid)
     return program in ("mariadbd", "mysqld") and f"--datadir={DATA_DIR}".encode() in argv
 
 
@@ -112,18 +102,13 @@ def foreign_tables(conn: MySQLdb.Connection, name: str) -> list[str]:
 
 
 def check_lab_only(settings: Settings) -> None:
-    """Refuse a DATABASE_URL database that holds anything but the lab's tables: the lab
-    migrates, seeds and empties its tables, so it works only in an empty or lab-only database."""
-    db = settings.database
+    """Refuse a DATABASE_URL database that holds anything but the lab's tables (db.refuse_foreign)."""
     conn = app_connection(settings)
     try:
-        foreign = foreign_tables(conn, db.name)
+        foreign = foreign_tables(conn, settings.database.name)
     finally:
         conn.close()
-    if foreign:
-        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
-        raise DatabaseRefused(f"DATABASE_URL database {db.name!r} holds tables that are not the lab's ({shown}); "
-                              "give an empty database or one only the lab uses")
+    refuse_foreign(settings.database.name, foreign)
 
 
 def _user_flags() -> list[str]:
@@ -209,44 +194,17 @@ def start(settings: Settings) -> None:
 
 
 def stop() -> None:
-    pid = running_pid()
-    if pid is None:
-        print("db: not running")
-        return
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if exited(pid):
-            print(f"db: stopped mariadbd pid {pid}")
-            return
-        time.sleep(0.1)
-    os.kill(pid, signal.SIGKILL)
-    print(f"db: mariadbd pid {pid} did not stop in {STOP_TIMEOUT_S} s; killed")
+    stop_server(running_pid(), "mariadbd", signal.SIGTERM)
 
 
-def status(settings: Settings) -> int:
-    db = settings.database
-    if not db.private:
-        print(f"db: external server {db.host}:{db.port}/{db.name} (DATABASE_URL)")
-        return 0
-    pid = running_pid()
-    if pid is None:
-        print(f"db: not running (datadir {DATA_DIR})")
-        return 1
+def describe(settings: Settings) -> str:
+    """What `scripts/db.sh status` says of the running server."""
     conn = admin_connection(settings)
-    cur = conn.cursor()
-    cur.execute("SELECT VERSION(), @@max_connections")
-    version, max_connections = cur.fetchone()
-    conn.close()
-    print(f"db: running pid {pid}, MariaDB {version}, 127.0.0.1:{db.port}, socket {SOCKET}, "
-          f"max_connections {max_connections}, datadir {DATA_DIR}")
-    return 0
-
-
-def reset(settings: Settings) -> None:
-    """Stop, delete the private datadir, start afresh (the lab's data only)."""
-    if not settings.database.private:
-        raise DatabaseError("reset works on the private instance only; DATABASE_URL is set")
-    stop()
-    shutil.rmtree(MYSQL_DIR, ignore_errors=True)
-    start(settings)
+    try:
+        cur = conn.cursor()
+        cur.execute("SELECT VERSION(), @@max_connections")
+        version, max_connections = cur.fetchone()
+    finally:
+        conn.close()
+    return (f"MariaDB {version}, 127.0.0.1:{settings.database.port}, socket {SOCKET}, "
+            f"max_connections {max_connections}")

@@ -24,18 +24,18 @@ import psycopg
 from psycopg import sql
 
 from lab.config import ROOT, Settings, format_cpus, generated_secret
-from lab.db import DatabaseError, DatabaseRefused, check_writable, exited
+from lab.db import DatabaseError, check_writable, command_line, lab_server_pid, refuse_foreign, stop_server
 from lab.log_tail import log_tail
 from lab.net import port_in_use
 
 PG_DIR = ROOT / "var" / "postgresql"
+SERVER_DIR = PG_DIR  # what `scripts/db.sh reset` deletes
 DATA_DIR = PG_DIR / "data"
 LOG_DIR = PG_DIR / "log"
 LOG_FILE = LOG_DIR / "postgresql.csv"  # what log_destination=csvlog writes (log_filename's .csv twin)
 STDERR_LOG = PG_DIR / "server.log"  # the server's output before the log collector takes over
 ADMIN = "postgres"
 START_TIMEOUT_S = 60
-STOP_TIMEOUT_S = 60
 NAMESPACE_UID = 65534  # who the server is inside its user namespace when the lab runs as root
 INSTALL_HINT = "install it with: sudo apt-get install postgresql-15 (or run scripts/setup.sh)"
 # Access denied: insufficient privilege, invalid authorization.
@@ -114,33 +114,19 @@ def foreign_tables(conn: psycopg.Connection) -> list[str]:
 
 
 def check_lab_only(settings: Settings) -> None:
-    """Refuse a DATABASE_URL database that holds anything but the lab's tables."""
-    db = settings.database
+    """Refuse a DATABASE_URL database that holds anything but the lab's tables (db.refuse_foreign)."""
     with app_connection(settings) as conn:
-        foreign = foreign_tables(conn)
-    if foreign:
-        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
-        raise DatabaseRefused(f"DATABASE_URL database {db.name!r} holds tables that are not the lab's ({shown}); "
-                              "give an empty database or one only the lab uses")
+        refuse_foreign(settings.database.name, foreign_tables(conn))
 
 
 def running_pid() -> int | None:
     """The postmaster's pid (first line of postmaster.pid), only while that process is a
     postgres on this lab's data folder: a stale pid file names nothing."""
-    try:
-        pid = int((DATA_DIR / "postmaster.pid").read_text().splitlines()[0])
-        os.kill(pid, 0)
-    except (FileNotFoundError, ValueError, IndexError, ProcessLookupError):
-        return None
-    return pid if is_lab_postgres(pid) else None
+    return lab_server_pid(lambda: (DATA_DIR / "postmaster.pid").read_text().splitlines()[0], is_lab_postgres)
 
 
 def is_lab_postgres(pid: int) -> bool:
-    try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    program = Path(os.fsdecode(argv[0])).name if argv and argv[0] else ""
+    program, argv = command_line(pid)
     return program == "postgres" and str(DATA_DIR).encode() in argv
 
 
@@ -245,43 +231,13 @@ def start(settings: Settings) -> None:
 
 
 def stop() -> None:
-    """A fast shutdown (SIGINT: sessions ended, shared memory removed), killed after a minute."""
-    pid = running_pid()
-    if pid is None:
-        print("db: not running")
-        return
-    os.kill(pid, signal.SIGINT)
-    deadline = time.monotonic() + STOP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if exited(pid):
-            print(f"db: stopped postgres pid {pid}")
-            return
-        time.sleep(0.1)
-    os.killpg(os.getpgid(pid), signal.SIGKILL)
-    print(f"db: postgres pid {pid} did not stop in {STOP_TIMEOUT_S} s; killed")
+    """A fast shutdown (SIGINT: sessions ended, shared memory removed)."""
+    stop_server(running_pid(), "postgres", signal.SIGINT)
 
 
-def status(settings: Settings) -> int:
-    db = settings.database
-    if not db.private:
-        print(f"db: external server {db.host}:{db.port}/{db.name} (DATABASE_URL)")
-        return 0
-    pid = running_pid()
-    if pid is None:
-        print(f"db: not running (datadir {DATA_DIR})")
-        return 1
+def describe(settings: Settings) -> str:
+    """What `scripts/db.sh status` says of the running server."""
     with admin_connection(settings, dbname="postgres") as conn:
         version, max_connections = conn.execute(
             "SELECT current_setting('server_version'), current_setting('max_connections')").fetchone()
-    print(f"db: running pid {pid}, PostgreSQL {version}, 127.0.0.1:{db.port}, max_connections {max_connections}, "
-          f"datadir {DATA_DIR}")
-    return 0
-
-
-def reset(settings: Settings) -> None:
-    """Stop, delete the private data folder, start afresh (the lab's data only)."""
-    if not settings.database.private:
-        raise DatabaseError("reset works on the private instance only; DATABASE_URL is set")
-    stop()
-    shutil.rmtree(PG_DIR, ignore_errors=True)
-    start(settings)
+    return f"PostgreSQL {version}, 127.0.0.1:{settings.database.port}, max_connections {max_connections}"
