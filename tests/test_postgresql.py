@@ -78,6 +78,18 @@ def test_private_server_started_seeded_audited_and_stopped_with_nothing_left(tmp
             assert log[1][2].startswith("INSERT INTO lab_records") and log[2][2] == "DELETE FROM lab_records"
             assert probe.query("SHOW log_statement")[0][0] == "none"  # the log is off again
             assert probe.open_transactions() == 0 and probe.backlog() == 0
+            # A transaction left open holds its snapshot: every transaction after it adds to the backlog
+            # (the db_backlog_growth flag's reading) and it counts as open (db_open_transactions).
+            with postgresql.app_connection(settings) as holder, postgresql.app_connection(settings) as writer:
+                holder.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")  # a snapshot kept to the end, as InnoDB's
+                holder.execute("SELECT COUNT(*) FROM lab_users").fetchone()
+                for n in range(5):
+                    writer.execute("INSERT INTO lab_records (name, email, age, created_at, updated_at) "
+                                   "VALUES ('a', %s, 1, now(), now())", (f"{n}@example.com",))
+                writer.execute("DELETE FROM lab_records")
+                assert probe.open_transactions() == 1 and probe.backlog() >= 5
+                holder.execute("COMMIT")
+            assert probe.open_transactions() == 0 and probe.backlog() == 0
             assert probe.connected() == 1  # the probe's own session: nothing leaked
         finally:
             probe.close()

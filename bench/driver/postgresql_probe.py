@@ -78,11 +78,14 @@ class PostgresProbe:
                               "AND pid <> pg_backend_pid()", (self.name,))[0][0])
 
     def backlog(self) -> int | None:
-        """How many transactions old the oldest snapshot a lab session holds is (0: none):
-        row versions newer than it cannot be vacuumed (PostgreSQL's counterpart of InnoDB's
-        history list). A snapshot left open grows it by every transaction after it."""
-        return int(self.query("SELECT COALESCE(MAX(age(backend_xmin)), 0) FROM pg_stat_activity "
-                              "WHERE datname = %s AND pid <> pg_backend_pid()", (self.name,))[0][0])
+        """How many transactions old the oldest snapshot or transaction id a lab session holds
+        is (0: none): row versions newer than it cannot be vacuumed (PostgreSQL's counterpart
+        of InnoDB's history list). A transaction left open with a snapshot (REPEATABLE READ, or
+        a statement running) or a write grows it by every transaction after it; an idle READ
+        COMMITTED one that only read holds neither (it still counts in open_transactions)."""
+        return int(self.query("SELECT COALESCE(MAX(GREATEST(age(backend_xmin), age(backend_xid))), 0) "
+                              "FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                              (self.name,))[0][0])
 
     def open_transactions(self) -> int | None:
         return int(self.query("SELECT COUNT(*) FROM pg_stat_activity WHERE datname = %s AND xact_start IS NOT NULL "
