@@ -161,6 +161,8 @@ class MariaDbProbe:
         such as the tests', a shared DATABASE_URL server) would add its statements to the
         stack's counts, and another lab run's gate switches the log off and empties it: the
         log is intact only when it is still on and still holds our marker."""
+        if not self.owned:  # the log, its table and the setting are the lab's own server's only
+            raise RuntimeError("the general log of a server the lab did not start is not the lab's to switch")
         try:
             still_on = self.query("SELECT @@GLOBAL.general_log")[0][0] == 1
             self.query("SET GLOBAL general_log = 0")

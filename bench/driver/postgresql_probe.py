@@ -155,6 +155,8 @@ class PostgresProbe:
     def _set_log_statement(self, value: str) -> None:
         """Server-wide, reloaded; waits until this session has applied it (the postmaster
         has then signalled every backend, which applies it before its next command)."""
+        if not self.owned:  # every caller checks; this is the last guard before a server-wide change
+            raise RuntimeError("the statement log of a server the lab did not start is not the lab's to switch")
         if value == "none":
             self.query("ALTER SYSTEM RESET log_statement")
         else:
